@@ -1,0 +1,106 @@
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis;
+
+namespace Bbcu.Generator.Diagnostics;
+
+/// <summary>Every diagnostic the generator reports, in one place. IDs are stable: never reuse one.</summary>
+internal static class BbcuDiagnostics
+{
+    private const string Category = "BbcuCompiler";
+
+    public static readonly DiagnosticDescriptor ModelFileNotFound = Error("BBCU001", "Model file not found",
+        "The model file '{0}' named by [BbcuModel] on '{1}' is not an AdditionalFiles item of this project; add <AdditionalFiles Include=\"{0}\" /> to the project file");
+
+    public static readonly DiagnosticDescriptor WeightsFileNotFound = Error("BBCU002", "Weights file not found",
+        "The weights file '{0}' named by [BbcuModel] on '{1}' is not an AdditionalFiles item of this project; add <AdditionalFiles Include=\"{0}\" /> to the project file");
+
+    public static readonly DiagnosticDescriptor AmbiguousFile = Error("BBCU003", "Ambiguous file name",
+        "'{0}' named by [BbcuModel] on '{1}' matches several AdditionalFiles items ({2}); give a longer path suffix that matches one");
+
+    public static readonly DiagnosticDescriptor ClassShape = Error("BBCU004", "Model class must be static partial",
+        "'{0}' must be declared 'static partial' (and every containing type 'partial') to receive the compiled model; {1}");
+
+    public static readonly DiagnosticDescriptor InvalidAttribute = Error("BBCU005", "Invalid [BbcuModel] arguments",
+        "[BbcuModel] on '{0}': {1}");
+
+    public static readonly DiagnosticDescriptor MalformedJson = Error("BBCU010", "Malformed model JSON",
+        "{0}: malformed JSON at line {1}, column {2}: {3}");
+
+    public static readonly DiagnosticDescriptor InvalidModel = Error("BBCU011", "Invalid model description",
+        "{0}: {1}");
+
+    public static readonly DiagnosticDescriptor UnknownOp = Error("BBCU012", "Unknown op",
+        "{0}: node '{1}' uses the unknown op '{2}'; supported ops are {3}");
+
+    public static readonly DiagnosticDescriptor TensorMissing = Error("BBCU013", "Tensor not in weights file",
+        "{0}: node '{1}' references tensor '{2}', which is not in the weights file '{3}'; check the state_dict key or re-export the weights");
+
+    public static readonly DiagnosticDescriptor TensorUnused = Warning("BBCU014", "Unused tensor",
+        "{0}: tensor '{1}' is never used by the model '{2}'; remove it from the weights file or reference it from a node");
+
+    public static readonly DiagnosticDescriptor TensorShape = Error("BBCU015", "Wrong tensor shape",
+        "{0}: node '{1}' needs tensor '{2}' of shape [{3}] but the weights file holds [{4}]");
+
+    public static readonly DiagnosticDescriptor TensorDtype = Error("BBCU016", "Unsupported tensor dtype",
+        "{0}: tensor '{1}' has dtype {2}; the compiler reads F32, F16 and BF16 weights: export it as F32");
+
+    public static readonly DiagnosticDescriptor ChannelMismatch = Error("BBCU017", "Channel mismatch",
+        "{0}: node '{1}' expects {2} channels from value '{3}', which has {4}; fix the tensor shapes or the node's inputs");
+
+    public static readonly DiagnosticDescriptor UndefinedValue = Error("BBCU018", "Undefined value",
+        "{0}: node '{1}' reads value '{2}', which is neither the model input nor produced by any node");
+
+    public static readonly DiagnosticDescriptor DuplicateValue = Error("BBCU019", "Value defined twice",
+        "{0}: value '{1}' is produced by more than one node (or shadows the model input); give every node a unique output name");
+
+    public static readonly DiagnosticDescriptor Cycle = Error("BBCU020", "Cycle in model graph",
+        "{0}: the nodes {1} form a cycle; a model must be a directed acyclic graph");
+
+    public static readonly DiagnosticDescriptor UnusedValue = Warning("BBCU021", "Unused node",
+        "{0}: the output '{2}' of node '{1}' never reaches the model output; remove the node");
+
+    public static readonly DiagnosticDescriptor Unsupported = Error("BBCU022", "Unsupported construct",
+        "{0}: node '{1}': {2}");
+
+    public static readonly DiagnosticDescriptor NonFiniteWeight = Error("BBCU023", "Non-finite weight",
+        "{0}: tensor '{1}' holds {2} NaN or infinite value(s), the first at flat index {3}; the checkpoint is corrupt or diverged");
+
+    public static readonly DiagnosticDescriptor MalformedWeights = Error("BBCU024", "Malformed safetensors file",
+        "{0}: malformed safetensors file: {1}");
+
+    public static readonly DiagnosticDescriptor SignZeroInput = Info("BBCU030", "Sign inputs can be exactly zero",
+        "{0}: binary conv '{1}' reads '{2}', which can be exactly at the Sign threshold in channels {3} (threshold exactly 0 after ReLU); torch.sign gives 0 there and the compiled model reproduces it exactly with per-pixel zero masks");
+
+    public static readonly DiagnosticDescriptor ZeroWeights = Info("BBCU031", "Exactly-zero binary weights",
+        "{0}: tensor '{1}' has {2} exactly-zero weight(s) in output channels {3}; sign(0) = 0 for them, which the compiled model reproduces exactly with weight masks");
+
+    public static readonly DiagnosticDescriptor InternalError = Error("BBCU099", "Internal compiler error",
+        "BbcuCompiler failed while compiling '{0}': {1}. This is a bug in BbcuCompiler; please report it with the model file");
+
+    private static readonly Dictionary<string, DiagnosticDescriptor> ById = new();
+
+    static BbcuDiagnostics()
+    {
+        foreach (DiagnosticDescriptor d in All)
+            ById.Add(d.Id, d);
+    }
+
+    /// <summary>Every descriptor (tests check there is one test per descriptor).</summary>
+    public static IReadOnlyList<DiagnosticDescriptor> All => new[]
+    {
+        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, MalformedJson, InvalidModel,
+        UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
+        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SignZeroInput, ZeroWeights, InternalError,
+    };
+
+    public static DiagnosticDescriptor Get(string id) => ById[id];
+
+    private static DiagnosticDescriptor Error(string id, string title, string format) =>
+        new(id, title, format, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    private static DiagnosticDescriptor Warning(string id, string title, string format) =>
+        new(id, title, format, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
+    private static DiagnosticDescriptor Info(string id, string title, string format) =>
+        new(id, title, format, Category, DiagnosticSeverity.Info, isEnabledByDefault: true);
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using Bbcu.Generator.Lowering;
+using Bbcu.Generator.Validation;
+
+namespace Bbcu.Generator.Optimization;
+
+/// <summary>Where each intermediate value lives in the workspace, in floats per input pixel.</summary>
+internal sealed class BufferPlan
+{
+    public Dictionary<Value, int> Offsets { get; } = new();
+    /// <summary>Floats of feature maps per input pixel.</summary>
+    public int FloatsPerPixel { get; set; }
+    /// <summary>64-bit words of packed activations per pixel (shared by all binary layers).</summary>
+    public int WordsPerPixel { get; set; }
+    /// <summary>Flag bytes per pixel (shared by all binary layers).</summary>
+    public int KindsPerPixel { get; set; }
+    /// <summary>The widest value, in channels.</summary>
+    public int MaxChannels { get; set; }
+}
+
+/// <summary>
+/// Stage 4c: assigns workspace slots from value lifetimes. A layer's output never shares memory with
+/// its inputs; a slot is reused as soon as the last reader of its value has run. The model input
+/// and output live in the caller's buffers.
+/// </summary>
+internal static class BufferPlanner
+{
+    public static BufferPlan Plan(LayerProgram program)
+    {
+        var plan = new BufferPlan { MaxChannels = program.Input.Channels };
+        var lastUse = new Dictionary<Value, int>();
+        for (int i = 0; i < program.Layers.Count; i++)
+            foreach (Value v in program.Layers[i].Inputs) lastUse[v] = i;
+
+        var slots = new List<(int Capacity, bool Free)>();
+        var slotOf = new Dictionary<Value, int>();
+        for (int i = 0; i < program.Layers.Count; i++)
+        {
+            Layer layer = program.Layers[i];
+            Value output = layer.Output;
+            plan.MaxChannels = Math.Max(plan.MaxChannels, output.Channels);
+            if (layer is BinaryConvLayer b)
+            {
+                plan.WordsPerPixel = Math.Max(plan.WordsPerPixel, 2 * b.Words);
+                plan.KindsPerPixel = 1;
+            }
+            if (output != program.Output)
+            {
+                // Best fit among free slots; else grow the largest free one; else a new slot.
+                int best = -1;
+                for (int s = 0; s < slots.Count; s++)
+                    if (slots[s].Free && slots[s].Capacity >= output.Channels && (best < 0 || slots[s].Capacity < slots[best].Capacity))
+                        best = s;
+                if (best < 0)
+                    for (int s = 0; s < slots.Count; s++)
+                        if (slots[s].Free && (best < 0 || slots[s].Capacity > slots[best].Capacity))
+                            best = s;
+                if (best < 0) { slots.Add((output.Channels, false)); best = slots.Count - 1; }
+                slots[best] = (Math.Max(slots[best].Capacity, output.Channels), false);
+                slotOf[output] = best;
+            }
+            foreach (Value v in layer.Inputs)
+                if (lastUse[v] == i && slotOf.TryGetValue(v, out int s))
+                    slots[s] = (slots[s].Capacity, true);
+        }
+
+        var slotOffsets = new int[slots.Count];
+        for (int s = 0; s < slots.Count; s++)
+        {
+            slotOffsets[s] = plan.FloatsPerPixel;
+            plan.FloatsPerPixel += slots[s].Capacity;
+        }
+        foreach (var kv in slotOf) plan.Offsets[kv.Key] = slotOffsets[kv.Value];
+        return plan;
+    }
+}

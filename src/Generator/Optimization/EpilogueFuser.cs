@@ -1,0 +1,80 @@
+using System.Linq;
+using Bbcu.Generator.Lowering;
+
+namespace Bbcu.Generator.Optimization;
+
+/// <summary>
+/// Stage 4b: fuses each layer's output transform into the layer that produces it, so that a BBCU
+/// unit (binary conv → RPReLU → residual add) is one pass over the image:
+/// binary conv + RPReLU (its first bias folds into the conv's shift), binary conv + add (residual),
+/// convolution + activation.
+/// </summary>
+internal static class EpilogueFuser
+{
+    public static void Run(LayerProgram p)
+    {
+        bool changed = true;
+        while (changed)
+            changed = FuseRPRelu(p) || FuseResidual(p) || FuseActivation(p);
+    }
+
+    private static bool FuseRPRelu(LayerProgram p)
+    {
+        foreach (RPReluLayer r in p.Layers.OfType<RPReluLayer>())
+        {
+            if (ConstantFolder.Producer(p, r.Inputs[0]) is not BinaryConvLayer b || b.Slopes is not null || b.Bias1 is not null
+                || b.Residual is not null || ConstantFolder.Uses(p, b.Output) != 1)
+                continue;
+            var shift = new float[b.Cout];
+            for (int o = 0; o < shift.Length; o++) shift[o] = b.Shift[o] + r.Shift[o];
+            b.Shift = shift;
+            b.Slopes = r.Slopes;
+            b.Bias1 = r.Bias1;
+            b.Notes.Add($"RPReLU '{r.Label}' fused (its first bias folded into the shift)");
+            b.Output = r.Output;
+            p.Layers.Remove(r);
+            return true;
+        }
+        return false;
+    }
+
+    private static bool FuseResidual(LayerProgram p)
+    {
+        foreach (ElementwiseLayer e in p.Layers.OfType<ElementwiseLayer>())
+        {
+            if (e.Op != ElementwiseOp.Add || e.Inputs[0] == e.Inputs[1]) continue;
+            for (int side = 0; side < 2; side++)
+            {
+                if (ConstantFolder.Producer(p, e.Inputs[side]) is not BinaryConvLayer b || b.Residual is not null
+                    || ConstantFolder.Uses(p, b.Output) != 1)
+                    continue;
+                var residual = e.Inputs[1 - side];
+                // The residual must be computed before the conv runs.
+                if (ConstantFolder.Producer(p, residual) is { } rp && p.Layers.IndexOf(rp) > p.Layers.IndexOf(b)) continue;
+                b.Inputs.Add(residual);
+                b.Notes.Add($"residual add '{e.Label}' (+ '{residual.Name}') fused");
+                b.Output = e.Output;
+                p.Layers.Remove(e);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool FuseActivation(LayerProgram p)
+    {
+        foreach (ActivationLayer a in p.Layers.OfType<ActivationLayer>())
+        {
+            if (ConstantFolder.Producer(p, a.Inputs[0]) is not ConvLayer c || c.Activation != Activation.None || ConstantFolder.Uses(p, c.Output) != 1)
+                continue;
+            c.Activation = a.Activation;
+            c.Slope = a.Slope;
+            c.Slopes = a.Slopes;
+            c.Notes.Add($"{a.Activation} '{a.Label}' fused");
+            c.Output = a.Output;
+            p.Layers.Remove(a);
+            return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Collections.Generic;
+using Bbcu.Generator.Diagnostics;
+
+namespace Bbcu.Generator.Validation;
+
+/// <summary>A named feature map: <see cref="Channels"/> planes of the input's size.</summary>
+internal sealed class Value
+{
+    public Value(string name, int channels) { Name = name; Channels = channels; }
+
+    public string Name { get; }
+    public int Channels { get; }
+}
+
+/// <summary>A weight tensor read from the safetensors file, widened to float.</summary>
+internal sealed class Tensor
+{
+    public Tensor(string name, int[] shape, float[] data) { Name = name; Shape = shape; Data = data; }
+
+    public string Name { get; }
+    public int[] Shape { get; }
+    public float[] Data { get; }
+}
+
+/// <summary>A validated node: its inputs resolved to values and its tensors to data.</summary>
+internal sealed class GraphNode
+{
+    public GraphNode(string op, string label, Value[] inputs, Value output, LocationInfo location)
+    {
+        Op = op; Label = label; Inputs = inputs; Output = output; Location = location;
+    }
+
+    public string Op { get; }
+    public string Label { get; }
+    public Value[] Inputs { get; }
+    public Value Output { get; }
+    public LocationInfo Location { get; }
+    public Dictionary<string, Tensor> Tensors { get; } = new();
+    public Dictionary<string, double> Scalars { get; } = new();
+    /// <summary>Where each tensor was named in the model file.</summary>
+    public Dictionary<string, LocationInfo> TensorLocations { get; } = new();
+
+    public Tensor? Tensor(string attribute) => Tensors.TryGetValue(attribute, out Tensor? t) ? t : null;
+}
+
+/// <summary>Stage 2's result: a typed, acyclic graph in topological order with every shape known.</summary>
+internal sealed class ValidatedModel
+{
+    public ValidatedModel(string name, string modelFile, Value input, Value output, List<GraphNode> nodes)
+    {
+        Name = name; ModelFile = modelFile; Input = input; Output = output; Nodes = nodes;
+    }
+
+    public string Name { get; }
+    public string ModelFile { get; }
+    public Value Input { get; }
+    public Value Output { get; }
+    public List<GraphNode> Nodes { get; }
+}

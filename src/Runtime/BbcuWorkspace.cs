@@ -1,0 +1,80 @@
+using System;
+using System.ComponentModel;
+using System.Threading;
+
+namespace Bbcu;
+
+/// <summary>
+/// Scratch memory for one call of a compiled model at a time. Create it once with the model's
+/// <c>CreateWorkspace(width, height)</c> and pass it to <c>Run</c> to run without allocating.
+/// </summary>
+/// <remarks>
+/// A workspace created for <c>W×H</c> serves every image with <c>width·height ≤ W·H</c>
+/// (the buffers are sized per pixel). It is not thread-safe: using one workspace from two threads at
+/// once throws <see cref="InvalidOperationException"/>; give each thread its own.
+/// </remarks>
+public sealed class BbcuWorkspace
+{
+    private readonly float[] _floats;
+    private readonly ulong[] _bits;
+    private readonly byte[] _kinds;
+    private int _inUse;
+
+    /// <summary>Creates a workspace; generated code calls this with the sizes the model needs.</summary>
+    /// <param name="width">Largest image width this workspace was sized for.</param>
+    /// <param name="height">Largest image height this workspace was sized for.</param>
+    /// <param name="floatCount">Float elements for intermediate feature maps.</param>
+    /// <param name="wordCount">64-bit words for packed binary activations.</param>
+    /// <param name="kindCount">Bytes of per-pixel flags for the binary layers.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public BbcuWorkspace(int width, int height, long floatCount, long wordCount, long kindCount)
+    {
+        if (width <= 0 || height <= 0)
+            throw new ArgumentOutOfRangeException(nameof(width), $"Workspace dimensions must be positive; got {width}×{height}.");
+        if (floatCount < 0 || floatCount > Array.MaxLength || wordCount < 0 || wordCount > Array.MaxLength || kindCount < 0 || kindCount > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(floatCount), $"A {width}×{height} image needs more workspace than one .NET array can hold; process it in tiles.");
+        Width = width;
+        Height = height;
+        _floats = floatCount == 0 ? Array.Empty<float>() : new float[floatCount];
+        _bits = wordCount == 0 ? Array.Empty<ulong>() : new ulong[wordCount];
+        _kinds = kindCount == 0 ? Array.Empty<byte>() : new byte[kindCount];
+    }
+
+    /// <summary>Width the workspace was created for.</summary>
+    public int Width { get; }
+
+    /// <summary>Height the workspace was created for.</summary>
+    public int Height { get; }
+
+    /// <summary>Bytes held by the workspace's buffers.</summary>
+    public long Bytes => (long)_floats.Length * sizeof(float) + (long)_bits.Length * sizeof(ulong) + _kinds.Length;
+
+    /// <summary>Feature-map buffer (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public Span<float> Floats => _floats;
+
+    /// <summary>Packed binary activations (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public Span<ulong> Bits => _bits;
+
+    /// <summary>Per-pixel flags of the binary layers (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public Span<byte> Kinds => _kinds;
+
+    /// <summary>Checks that the workspace can hold a call's buffers and marks it in use (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void Enter(string model, long floatCount, long wordCount, long kindCount, int width, int height)
+    {
+        if (floatCount > _floats.Length || wordCount > _bits.Length || kindCount > _kinds.Length)
+            throw new ArgumentException(
+                $"The workspace was created for {Width}×{Height} and is too small for a {width}×{height} image of {model}: " +
+                $"it needs {floatCount} floats, {wordCount} words and {kindCount} flag bytes but holds {_floats.Length}, {_bits.Length} and {_kinds.Length}. " +
+                $"Create it with {model}.CreateWorkspace({width}, {height}).", "workspace");
+        if (Interlocked.Exchange(ref _inUse, 1) != 0)
+            throw new InvalidOperationException("This BbcuWorkspace is already in use by another call; give each thread its own workspace.");
+    }
+
+    /// <summary>Marks the workspace free again (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void Exit() => Volatile.Write(ref _inUse, 0);
+}

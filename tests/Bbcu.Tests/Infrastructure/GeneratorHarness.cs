@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Text;
+using System.Threading;
+using Bbcu.Generator;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Bbcu.Tests.Infrastructure;
+
+public delegate void RunDelegate(ReadOnlySpan<float> input, int width, int height, Span<float> output);
+public delegate void RunWorkspaceDelegate(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace);
+
+/// <summary>An AdditionalText backed by a real file, as the compiler gives one (the generator reads weights by path).</summary>
+public sealed class FileText : AdditionalText
+{
+    public FileText(string path) => Path = path;
+
+    public override string Path { get; }
+
+    public override SourceText? GetText(CancellationToken cancellationToken = default) =>
+        SourceText.From(File.ReadAllText(Path), Encoding.UTF8);
+}
+
+public sealed class GeneratorResult
+{
+    public required CSharpCompilation Compilation { get; init; }
+    public required GeneratorDriverRunResult RunResult { get; init; }
+    public required ImmutableArray<Diagnostic> GeneratorDiagnostics { get; init; }
+    public required ImmutableArray<Diagnostic> CompilationDiagnostics { get; init; }
+    public required GeneratorDriver Driver { get; init; }
+
+    public string GeneratedSource => RunResult.Results.SelectMany(r => r.GeneratedSources).Single().SourceText.ToString();
+
+    public IEnumerable<string> Ids => GeneratorDiagnostics.Select(d => d.Id);
+
+    public Diagnostic Single(string id) => GeneratorDiagnostics.Single(d => d.Id == id);
+
+    /// <summary>Emits and loads the compiled assembly and returns the model class.</summary>
+    public Type LoadModel(string typeName = "TestModels.Model")
+    {
+        var errors = CompilationDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("compilation failed:\n" + string.Join("\n", errors));
+        using var ms = new MemoryStream();
+        var emit = Compilation.Emit(ms);
+        if (!emit.Success)
+            throw new InvalidOperationException("emit failed:\n" + string.Join("\n", emit.Diagnostics));
+        ms.Position = 0;
+        var alc = new AssemblyLoadContext("model-" + Guid.NewGuid().ToString("N"), isCollectible: true);
+        Assembly asm = alc.LoadFromStream(ms);
+        return asm.GetType(typeName, throwOnError: true)!;
+    }
+}
+
+/// <summary>Runs the real generator on a small compilation, the way the compiler does.</summary>
+public static class GeneratorHarness
+{
+    public const string DefaultSource = """
+        using Bbcu;
+        namespace TestModels;
+        [BbcuModel("model.json", "model.safetensors")]
+        public static partial class Model { }
+        """;
+
+    private static readonly Lazy<MetadataReference[]> References = new(() =>
+    {
+        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        var refs = tpa.Split(System.IO.Path.PathSeparator)
+            .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        // The model's runtime and attribute assemblies, whatever the host's list holds.
+        refs.Add(typeof(BbcuWorkspace).Assembly.Location);
+        refs.Add(typeof(BbcuModelAttribute).Assembly.Location);
+        return refs.GroupBy(System.IO.Path.GetFileName).Select(g => (MetadataReference)MetadataReference.CreateFromFile(g.First())).ToArray();
+    });
+
+    public static CSharpCompilation CreateCompilation(params string[] sources) =>
+        CSharpCompilation.Create("TestModels",
+            sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: "Model.cs")),
+            References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable,
+                optimizationLevel: OptimizationLevel.Release, deterministic: true));
+
+    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> files) =>
+        CSharpGeneratorDriver.Create(new[] { new BbcuGenerator().AsSourceGenerator() },
+            additionalTexts: files,
+            parseOptions: new CSharpParseOptions(LanguageVersion.Latest),
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    public static GeneratorResult Run(CSharpCompilation compilation, GeneratorDriver driver)
+    {
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        return new GeneratorResult
+        {
+            Compilation = (CSharpCompilation)output,
+            RunResult = driver.GetRunResult(),
+            GeneratorDiagnostics = diagnostics,
+            CompilationDiagnostics = output.GetDiagnostics(),
+            Driver = driver,
+        };
+    }
+
+    /// <summary>Runs the generator with model files taken from <paramref name="folder"/>.</summary>
+    public static GeneratorResult RunFolder(string folder, string? source = null, params string[] fileNames)
+    {
+        if (fileNames.Length == 0) fileNames = new[] { "model.json", "model.safetensors" };
+        var files = fileNames.Select(f => (AdditionalText)new FileText(System.IO.Path.Combine(folder, f))).ToArray();
+        return Run(CreateCompilation(source ?? DefaultSource), CreateDriver(files));
+    }
+
+    /// <summary>Writes a model (JSON text + weights bytes) to a temp folder and runs the generator on it.</summary>
+    public static GeneratorResult RunModel(string json, byte[] weights, string? source = null)
+    {
+        string dir = Repo.TempFolder("gen");
+        File.WriteAllText(System.IO.Path.Combine(dir, "model.json"), json);
+        File.WriteAllBytes(System.IO.Path.Combine(dir, "model.safetensors"), weights);
+        return RunFolder(dir, source);
+    }
+
+    public static RunDelegate GetRun(Type model) =>
+        model.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(int), typeof(int), typeof(Span<float>) })!
+            .CreateDelegate<RunDelegate>();
+
+    public static RunWorkspaceDelegate GetRunWorkspace(Type model) =>
+        model.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(int), typeof(int), typeof(Span<float>), typeof(BbcuWorkspace) })!
+            .CreateDelegate<RunWorkspaceDelegate>();
+
+    public static T Constant<T>(Type model, string name) => (T)model.GetField(name)!.GetRawConstantValue()!;
+}
