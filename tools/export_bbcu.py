@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+# Run with /usr/bin/python3 (Debian's python3-torch, PyTorch 1.13); the
+# `python3` found first on PATH may be another interpreter without torch.
+"""Export a trained BBCU checkpoint to a model graph plus a weights file.
+
+    /usr/bin/python3 tools/export_bbcu.py --arch {dncnn,dncnn3} --checkpoint FILE \
+        [--arg NAME=VALUE ...] --out PREFIX
+
+writes PREFIX.json (format "bbcu-model" v1, see docs/model-format.md) and
+PREFIX.safetensors (all tensors the graph references, float32, in graph order).
+
+--arg takes the authors' constructor names (in_nc, out_nc, nc, nb, k; act_mode
+is accepted and ignored).  Defaults are the paper settings: dncnn in_nc=out_nc=3,
+nc=64, nb=20, k=130; dncnn3 in_nc=out_nc=1, nc=64, nb=20, k=130.
+
+The checkpoint is a .safetensors file, or anything torch.load reads: a bare
+state_dict (the authors' denoising code) or a dict holding it under "params"
+(BasicSR / the authors' SR code; preferred when present) or else "params_ema".
+
+Exit status: 0 success; 2 usage error, unreadable checkpoint, or state_dict
+mismatch (every missing, unexpected and mis-shaped tensor is listed);
+3 PyTorch missing.
+"""
+
+import argparse
+import collections
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import bbcu_torch  # noqa: E402  (first: exits with a clear message when torch is missing)
+import numpy as np  # noqa: E402
+import safetensors_io  # noqa: E402
+import torch  # noqa: E402
+
+EXPORTER = "tools/export_bbcu.py"
+
+
+class ExportError(Exception):
+    pass
+
+
+def parse_arg_list(items):
+    out = collections.OrderedDict()
+    for item in items or []:
+        if "=" not in item:
+            raise ExportError("--arg %r: expected NAME=VALUE" % item)
+        name, value = item.split("=", 1)
+        name = name.strip()
+        if not name:
+            raise ExportError("--arg %r: empty NAME" % item)
+        if name in out:
+            raise ExportError("--arg %s given more than once" % name)
+        out[name] = value.strip()
+    return out
+
+
+def _torch_load(path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except TypeError:  # torch without weights_only
+        return torch.load(path, map_location="cpu")
+
+
+def load_checkpoint(path):
+    """-> (OrderedDict key -> numpy array, container description)."""
+    if not os.path.isfile(path):
+        raise ExportError("checkpoint %s: no such file" % path)
+    if path.lower().endswith(".safetensors"):
+        try:
+            tensors, _ = safetensors_io.load(path)
+        except safetensors_io.SafetensorsError as e:
+            raise ExportError("checkpoint %s: %s" % (path, e))
+        return tensors, "safetensors"
+    try:
+        obj = _torch_load(path)
+    except Exception as e:  # noqa: BLE001 - report any unpickling problem
+        raise ExportError("checkpoint %s: torch.load failed: %s" % (path, e))
+    container = "state_dict"
+    if isinstance(obj, dict) and "params" in obj and isinstance(obj["params"], dict):
+        obj, container = obj["params"], "params"
+    elif isinstance(obj, dict) and "params_ema" in obj and isinstance(obj["params_ema"], dict):
+        obj, container = obj["params_ema"], "params_ema"
+    if not isinstance(obj, dict):
+        raise ExportError("checkpoint %s: expected a state_dict (dict of tensors), got %s"
+                          % (path, type(obj).__name__))
+    out = collections.OrderedDict()
+    bad = []
+    for k, v in obj.items():
+        if isinstance(v, torch.Tensor):
+            out[str(k)] = v.detach().cpu().numpy()
+        else:
+            bad.append(str(k))
+    if bad:
+        raise ExportError("checkpoint %s: not a state_dict: entries that are not tensors: %s "
+                          "(a full training checkpoint? pass a dict with 'params' or a bare state_dict)"
+                          % (path, ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")))
+    return out, container
+
+
+def check_tensors(expected, actual, arch, args):
+    """Raise ExportError naming every missing, unexpected and mis-shaped tensor."""
+    missing = [k for k in expected if k not in actual]
+    unexpected = [k for k in actual if k not in expected]
+    misshaped = [(k, expected[k], tuple(actual[k].shape)) for k in expected
+                 if k in actual and tuple(actual[k].shape) != expected[k]]
+    nonfloat = [(k, str(actual[k].dtype)) for k in expected
+                if k in actual and actual[k].dtype.kind != "f"]
+    nonfinite = [k for k in expected if k in actual and actual[k].dtype.kind == "f"
+                 and not np.isfinite(actual[k].astype(np.float32)).all()]
+    if not (missing or unexpected or misshaped or nonfloat or nonfinite):
+        return
+    argtext = ", ".join("%s=%s" % (k, bbcu_torch.json_number(v) if k == "k" else v)
+                        for k, v in args.items())
+    lines = ["checkpoint does not match arch '%s' (%s): %d missing, %d unexpected, %d mis-shaped, "
+             "%d non-float, %d non-finite tensor(s)" % (arch, argtext, len(missing), len(unexpected),
+                                                        len(misshaped), len(nonfloat), len(nonfinite))]
+    for k in missing:
+        lines.append("  missing:     %s  expected shape %s" % (k, list(expected[k])))
+    for k in unexpected:
+        lines.append("  unexpected:  %s  shape %s" % (k, list(actual[k].shape)))
+    for k, e, a in misshaped:
+        lines.append("  mis-shaped:  %s  expected %s, got %s" % (k, list(e), list(a)))
+    for k, d in nonfloat:
+        lines.append("  non-float:   %s  dtype %s (expected a floating-point tensor)" % (k, d))
+    for k in nonfinite:
+        lines.append("  non-finite:  %s  contains NaN or infinity (as float32)" % k)
+    raise ExportError("\n".join(lines))
+
+
+def export(arch, checkpoint, overrides, out_prefix):
+    """Returns (json_bytes, safetensors_bytes) after writing PREFIX.json/.safetensors."""
+    if arch not in bbcu_torch.ARCHS:
+        raise ExportError("unknown --arch %r (known: %s)" % (arch, ", ".join(bbcu_torch.ARCHS)))
+    spec = bbcu_torch.ARCHS[arch]
+    try:
+        args = spec.resolve_args(overrides)
+    except ValueError as e:
+        raise ExportError(str(e))
+    expected = spec.expected_tensors(args)
+    tensors, container = load_checkpoint(checkpoint)
+    check_tensors(expected, tensors, arch, args)
+
+    source = collections.OrderedDict([
+        ("exporter", EXPORTER),
+        ("arch", arch),
+        ("args", collections.OrderedDict(
+            (k, bbcu_torch.json_number(v) if isinstance(v, float) else v) for k, v in args.items())),
+        ("checkpoint", os.path.basename(checkpoint)),
+        ("checkpoint_container", container),
+    ])
+    doc = bbcu_torch.build_graph(spec, args, source)
+    keys = bbcu_torch.graph_tensor_keys(doc)
+    # The graph must use exactly the architecture's tensors (guards the graph writers).
+    if set(keys) != set(expected) or len(keys) != len(expected):
+        raise ExportError("internal error: graph of %s references %s but the module has %s"
+                          % (arch, sorted(set(keys) ^ set(expected)), len(expected)))
+    ordered = [(k, np.ascontiguousarray(tensors[k], dtype="<f4")) for k in keys]
+    st_bytes = safetensors_io.serialize(
+        ordered, collections.OrderedDict([("format", bbcu_torch.WEIGHTS_FORMAT_NAME), ("arch", arch)]))
+    json_bytes = (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode("utf-8")
+
+    out_dir = os.path.dirname(os.path.abspath(out_prefix))
+    if not os.path.isdir(out_dir):
+        raise ExportError("--out %s: directory %s does not exist" % (out_prefix, out_dir))
+    with open(out_prefix + ".safetensors", "wb") as f:
+        f.write(st_bytes)
+    with open(out_prefix + ".json", "wb") as f:
+        f.write(json_bytes)
+    return json_bytes, st_bytes
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write("%s: error: %s\n" % (self.prog, message))
+        sys.exit(2)
+
+
+def main(argv=None):
+    p = _Parser(prog="export_bbcu.py",
+                description="Export a BBCU PyTorch checkpoint to PREFIX.json + PREFIX.safetensors.")
+    p.add_argument("--arch", required=True, choices=list(bbcu_torch.ARCHS))
+    p.add_argument("--checkpoint", required=True, metavar="FILE",
+                   help=".pth/.pt (bare state_dict, or {'params': ...} / {'params_ema': ...}) or .safetensors")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="constructor argument: in_nc, out_nc, nc, nb, k (act_mode accepted, ignored)")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.json and PREFIX.safetensors")
+    ns = p.parse_args(argv)
+    try:
+        overrides = parse_arg_list(ns.arg)
+        export(ns.arch, ns.checkpoint, overrides, ns.out)
+    except ExportError as e:
+        sys.stderr.write("export_bbcu.py: error: %s\n" % e)
+        return 2
+    print("wrote %s.json and %s.safetensors" % (ns.out, ns.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
