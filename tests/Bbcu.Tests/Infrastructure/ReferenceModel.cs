@@ -37,6 +37,11 @@ public sealed class ReferenceModel
     public long ExactZeroSignInputs { get; private set; }
     public double MinRelativeMargin { get; private set; }
 
+    /// <summary>How many Sign inputs a run on a width × height image has.</summary>
+    public long CountSignInputs(int width, int height) =>
+        _root.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("op").GetString() == "binary_conv2d")
+            .Sum(n => (long)Shape(Str(n, "weight"))[1] * width * height);
+
     private double[] W(string key) => _weights[key].AsDoubles();
     private int[] Shape(string key) => _weights[key].Shape;
 
