@@ -54,13 +54,11 @@ internal static class ModelParser
             Invalid(diagnostics, map, version, $"format version {version.Number} is not supported by this compiler, which reads version 1; update the BbcuCompiler package");
             ok = false;
         }
-        string name = "model";
-        JsonProperty? nameProp = root.Property("name");
-        if (nameProp is not null)
-        {
-            if (nameProp.Value.Kind != JsonKind.String) { Invalid(diagnostics, map, nameProp.Value, "\"name\" must be a string"); ok = false; }
-            else name = nameProp.Value.String;
-        }
+        string name = "";
+        JsonNode? nameNode = Required(root, "name", JsonKind.String, map, diagnostics, "the model");
+        if (nameNode is null) ok = false;
+        else if (nameNode.String.Trim().Length == 0) { Invalid(diagnostics, map, nameNode, "\"name\" must not be empty"); ok = false; }
+        else name = nameNode.String;
 
         // inputs: exactly one { "name", "channels" }
         string inputName = "";
@@ -119,6 +117,11 @@ internal static class ModelParser
         var nodes = new List<NodeDecl>();
         JsonNode? nodeArray = Required(root, "nodes", JsonKind.Array, map, diagnostics, "the model");
         if (nodeArray is null) return null;
+        if (nodeArray.Items.Count == 0)
+        {
+            Invalid(diagnostics, map, nodeArray, "\"nodes\" is empty; a model needs at least one node");
+            return null;
+        }
         if (nodeArray.Items.Count > MaxNodes)
         {
             Invalid(diagnostics, map, nodeArray, $"the model has {nodeArray.Items.Count} nodes, above the limit of {MaxNodes}");
