@@ -77,7 +77,7 @@ public sealed class BbcuGenerator : IIncrementalGenerator
         bool isPartial = syntax.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword));
         if (!symbol.IsStatic || !isPartial)
             Add(BbcuDiagnostics.ClassShape, identifier, name, !isPartial ? "add the 'partial' modifier" : "add the 'static' modifier");
-        if (symbol.IsGenericType)
+        if (symbol.TypeParameters.Length > 0)
             Add(BbcuDiagnostics.ClassShape, identifier, name, "a generic class cannot hold a compiled model");
 
         var containing = new List<string>();

@@ -28,7 +28,7 @@ internal static class ModelCompiler
         {
             source = CompileCore(request, files, diagnostics) ?? "";
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             diagnostics.Add(BbcuDiagnostics.InternalError, request.AttributeLocation, request.FullName, $"{e.GetType().Name}: {e.Message}");
             source = "";

@@ -87,63 +87,33 @@ public static class BinaryKernels
         int stride = 2 * words;
         int plane = width * height;
         bool masked = !weightMask.IsEmpty;
-        Span<int> acc = stackalloc int[cout]; // cout ≤ 4096: the generator rejects wider binary layers (BBCU016)
+        Span<int> acc = stackalloc int[cout]; // cout ≤ 4096: the generator rejects wider binary layers (BBCU022)
+        Span<ulong> gathered = stackalloc ulong[9 * words];
+        int full = 9 * cin;
         for (int r = 0; r < height; r++)
         {
             int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
             for (int col = 0; col < width; col++)
             {
                 int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
-                acc.Clear();
-                for (int ky = ky0; ky < ky1; ky++)
-                {
-                    for (int kx = kx0; kx < kx1; kx++)
+                // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
+                // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words contiguous words.
+                bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+                for (int ky = 0; ky < 3 && fast; ky++)
+                    for (int kx = 0; kx < 3 && fast; kx++)
                     {
                         int q = (r + ky - 1) * width + (col + kx - 1);
-                        int tap = ky * 3 + kx;
-                        ReadOnlySpan<ulong> xs = packed.Slice(q * stride, words);
-                        if (kinds[q] == Dense)
-                        {
-                            if (!masked)
-                            {
-                                for (int o = 0; o < cout; o++)
-                                {
-                                    ReadOnlySpan<ulong> ws = weights.Slice((o * 9 + tap) * words, words);
-                                    int mismatches = 0;
-                                    for (int w = 0; w < words; w++)
-                                        mismatches += BitOperations.PopCount(xs[w] ^ ws[w]);
-                                    acc[o] += cin - 2 * mismatches;
-                                }
-                            }
-                            else
-                            {
-                                for (int o = 0; o < cout; o++)
-                                {
-                                    int at = (o * 9 + tap) * words;
-                                    int mismatches = 0;
-                                    for (int w = 0; w < words; w++)
-                                        mismatches += BitOperations.PopCount((xs[w] ^ weights[at + w]) & weightMask[at + w]);
-                                    acc[o] += weightCount[o * 9 + tap] - 2 * mismatches;
-                                }
-                            }
-                        }
-                        else
-                        {
-                            ReadOnlySpan<ulong> nz = packed.Slice(q * stride + words, words);
-                            for (int o = 0; o < cout; o++)
-                            {
-                                int at = (o * 9 + tap) * words;
-                                int count = 0, mismatches = 0;
-                                for (int w = 0; w < words; w++)
-                                {
-                                    ulong m = masked ? nz[w] & weightMask[at + w] : nz[w];
-                                    count += BitOperations.PopCount(m);
-                                    mismatches += BitOperations.PopCount((xs[w] ^ weights[at + w]) & m);
-                                }
-                                acc[o] += count - 2 * mismatches;
-                            }
-                        }
+                        if (kinds[q] != Dense) fast = false;
+                        else packed.Slice(q * stride, words).CopyTo(gathered.Slice((ky * 3 + kx) * words, words));
                     }
+                if (fast)
+                {
+                    XorPopcount(gathered, weights, cout, full, acc);
+                }
+                else
+                {
+                    acc.Clear();
+                    AccumulateGeneral(packed, kinds, width, r, col, ky0, ky1, kx0, kx1, words, stride, cin, cout, weights, weightMask, weightCount, acc);
                 }
                 int p = r * width + col;
                 for (int o = 0; o < cout; o++)
@@ -153,6 +123,83 @@ public static class BinaryKernels
                     if (!bias1.IsEmpty) z += bias1[o];
                     if (!residual.IsEmpty) z += residual[o * plane + p];
                     y[o * plane + p] = z;
+                }
+            }
+        }
+    }
+
+    /// <summary><c>acc[o] = full − 2·Σ popcount(x ⊕ W[o])</c> over one pixel's gathered taps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void XorPopcount(ReadOnlySpan<ulong> x, ReadOnlySpan<ulong> weights, int cout, int full, Span<int> acc)
+    {
+        int n = x.Length;
+        fixed (ulong* px = x)
+        fixed (ulong* pw0 = weights)
+        {
+            ulong* pw = pw0;
+            for (int o = 0; o < cout; o++, pw += n)
+            {
+                int m0 = 0, m1 = 0;
+                int i = 0;
+                for (; i + 1 < n; i += 2)
+                {
+                    m0 += BitOperations.PopCount(px[i] ^ pw[i]);
+                    m1 += BitOperations.PopCount(px[i + 1] ^ pw[i + 1]);
+                }
+                if (i < n) m0 += BitOperations.PopCount(px[i] ^ pw[i]);
+                acc[o] = full - 2 * (m0 + m1);
+            }
+        }
+    }
+
+    /// <summary>Any pixel: taps inside the image only, zero activations and zero weights counted as 0.</summary>
+    private static void AccumulateGeneral(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int r, int col,
+        int ky0, int ky1, int kx0, int kx1, int words, int stride, int cin, int cout,
+        ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount, Span<int> acc)
+    {
+        bool masked = !weightMask.IsEmpty;
+        for (int ky = ky0; ky < ky1; ky++)
+        {
+            for (int kx = kx0; kx < kx1; kx++)
+            {
+                int q = (r + ky - 1) * width + (col + kx - 1);
+                int tap = ky * 3 + kx;
+                ReadOnlySpan<ulong> xs = packed.Slice(q * stride, words);
+                if (kinds[q] == Dense)
+                {
+                    for (int o = 0; o < cout; o++)
+                    {
+                        int at = (o * 9 + tap) * words;
+                        int mismatches = 0;
+                        if (!masked)
+                        {
+                            for (int w = 0; w < words; w++)
+                                mismatches += BitOperations.PopCount(xs[w] ^ weights[at + w]);
+                            acc[o] += cin - 2 * mismatches;
+                        }
+                        else
+                        {
+                            for (int w = 0; w < words; w++)
+                                mismatches += BitOperations.PopCount((xs[w] ^ weights[at + w]) & weightMask[at + w]);
+                            acc[o] += weightCount[o * 9 + tap] - 2 * mismatches;
+                        }
+                    }
+                }
+                else
+                {
+                    ReadOnlySpan<ulong> nz = packed.Slice(q * stride + words, words);
+                    for (int o = 0; o < cout; o++)
+                    {
+                        int at = (o * 9 + tap) * words;
+                        int count = 0, mismatches = 0;
+                        for (int w = 0; w < words; w++)
+                        {
+                            ulong m = masked ? nz[w] & weightMask[at + w] : nz[w];
+                            count += BitOperations.PopCount(m);
+                            mismatches += BitOperations.PopCount((xs[w] ^ weights[at + w]) & m);
+                        }
+                        acc[o] += count - 2 * mismatches;
+                    }
                 }
             }
         }

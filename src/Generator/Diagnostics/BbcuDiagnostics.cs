@@ -39,7 +39,7 @@ internal static class BbcuDiagnostics
         "{0}: tensor '{1}' is never used by the model '{2}'; remove it from the weights file or reference it from a node");
 
     public static readonly DiagnosticDescriptor TensorShape = Error("BBCU015", "Wrong tensor shape",
-        "{0}: node '{1}' needs tensor '{2}' of shape [{3}] but the weights file holds [{4}]");
+        "{0}: node '{1}' needs tensor '{2}' of shape [{3}] but the weights file holds [{4}]; fix the model file or re-export the checkpoint with tools/export_bbcu.py");
 
     public static readonly DiagnosticDescriptor TensorDtype = Error("BBCU016", "Unsupported tensor dtype",
         "{0}: tensor '{1}' has dtype {2}; the compiler reads F32, F16 and BF16 weights: export it as F32");
@@ -48,7 +48,7 @@ internal static class BbcuDiagnostics
         "{0}: node '{1}' expects {2} channels from value '{3}', which has {4}; fix the tensor shapes or the node's inputs");
 
     public static readonly DiagnosticDescriptor UndefinedValue = Error("BBCU018", "Undefined value",
-        "{0}: node '{1}' reads value '{2}', which is neither the model input nor produced by any node");
+        "{0}: node '{1}' reads value '{2}', which is neither the model input nor produced by any node; check the spelling or add the node that produces it");
 
     public static readonly DiagnosticDescriptor DuplicateValue = Error("BBCU019", "Value defined twice",
         "{0}: value '{1}' is produced by more than one node (or shadows the model input); give every node a unique output name");
@@ -66,7 +66,7 @@ internal static class BbcuDiagnostics
         "{0}: tensor '{1}' holds {2} NaN or infinite value(s), the first at flat index {3}; the checkpoint is corrupt or diverged");
 
     public static readonly DiagnosticDescriptor MalformedWeights = Error("BBCU024", "Malformed safetensors file",
-        "{0}: malformed safetensors file: {1}");
+        "{0}: malformed safetensors file: {1}; re-export the weights (tools/export_bbcu.py) or replace the file");
 
     public static readonly DiagnosticDescriptor SignZeroInput = Info("BBCU030", "Sign inputs can be exactly zero",
         "{0}: binary conv '{1}' reads '{2}', which can be exactly at the Sign threshold in channels {3} (threshold exactly 0 after ReLU); torch.sign gives 0 there and the compiled model reproduces it exactly with per-pixel zero masks");

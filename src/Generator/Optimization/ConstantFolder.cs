@@ -65,8 +65,10 @@ internal static class ConstantFolder
         foreach (ScalarLayer s in p.Layers.OfType<ScalarLayer>())
         {
             if (Producer(p, s.Inputs[0]) is not ConvLayer c || c.Activation != Activation.None || Uses(p, c.Output) != 1) continue;
-            c.Weights = Apply(c.Weights, s);
-            if (c.Bias is not null) c.Bias = Apply(c.Bias, s);
+            float[]? w = Apply(c.Weights, s), b = c.Bias is null ? null : Apply(c.Bias, s);
+            if (w is null || (c.Bias is not null && b is null)) continue;
+            c.Weights = w;
+            c.Bias = b;
             c.Notes.Add($"{Describe(s)} folded into the weights and bias");
             c.Output = s.Output;
             p.Layers.Remove(s);
@@ -80,8 +82,8 @@ internal static class ConstantFolder
     {
         foreach (ConvLayer c in p.Layers.OfType<ConvLayer>())
         {
-            if (Producer(p, c.Inputs[0]) is not ScalarLayer s) continue;
-            c.Weights = Apply(c.Weights, s);
+            if (Producer(p, c.Inputs[0]) is not ScalarLayer s || Apply(c.Weights, s) is not { } w) continue;
+            c.Weights = w;
             c.Inputs[0] = s.Inputs[0];
             c.Notes.Add($"input {Describe(s)} folded into the weights");
             return true;
@@ -103,11 +105,15 @@ internal static class ConstantFolder
         _ => false,
     };
 
-    private static float[] Apply(float[] values, ScalarLayer s)
+    /// <summary>The values scaled, or null when a result would not be finite (then the rule does not fire).</summary>
+    private static float[]? Apply(float[] values, ScalarLayer s)
     {
         var result = new float[values.Length];
         for (int i = 0; i < values.Length; i++)
+        {
             result[i] = s.Op == ScalarOp.Multiply ? values[i] * s.Scalar : values[i] / s.Scalar;
+            if (float.IsInfinity(result[i]) || float.IsNaN(result[i])) return null;
+        }
         return result;
     }
 

@@ -95,10 +95,19 @@ internal static class ModelValidator
         }
         if (doc.Output != doc.InputName && !producers.ContainsKey(doc.Output))
         {
-            diagnostics.Add(BbcuDiagnostics.UndefinedValue, map.At(doc.OutputNode), file, "outputs", doc.Output);
+            diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(doc.OutputNode), file,
+                $"the model output '{doc.Output}' is neither the model input nor produced by any node; name a node's \"output\" in \"outputs\"");
             ok = false;
         }
         if (!ok) return null;
+
+        // Every tensor the graph names counts as used, even in nodes skipped after an earlier error.
+        foreach (NodeDecl n in doc.Nodes)
+        {
+            OpSpec spec = Ops[n.Op];
+            foreach (string a in spec.RequiredTensors.Concat(spec.OptionalTensors))
+                if (n.Object.Property(a)?.Value is { Kind: JsonKind.String } v) used.Add(v.String);
+        }
 
         // Topological order (Kahn); what is left over lies on or behind a cycle.
         List<NodeDecl>? order = TopologicalOrder(doc, producers, out List<NodeDecl> stuck);
@@ -169,6 +178,12 @@ internal static class ModelValidator
                 if (--indegree[c] == 0) ready.Enqueue(c);
         }
         stuck = doc.Nodes.Where(n => indegree[n] > 0).ToList();
+        // Keep only nodes on a cycle: drop, until none is left, those whose output no stuck node reads.
+        while (true)
+        {
+            var read = new HashSet<string>(stuck.SelectMany(s => s.Inputs).Select(i => i.Name));
+            if (stuck.RemoveAll(n => !read.Contains(n.Output)) == 0) break;
+        }
         return stuck.Count == 0 ? order : null;
     }
 
@@ -227,9 +242,9 @@ internal static class ModelValidator
                 }
                 continue;
             }
-            if (p.Value.Kind != JsonKind.Number || double.IsNaN(p.Value.Number) || double.IsInfinity(p.Value.Number))
+            if (p.Value.Kind != JsonKind.Number || double.IsNaN(p.Value.Number) || float.IsInfinity((float)p.Value.Number))
             {
-                diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(p.Value), file, $"node '{n.Label}': \"{attr}\" must be a finite number");
+                diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(p.Value), file, $"node '{n.Label}': \"{attr}\" must be a finite number within the float32 range (the model computes in float32)");
                 ok = false;
                 continue;
             }
@@ -309,9 +324,10 @@ internal static class ModelValidator
                 Channels(cin, inputs[1], map.At(n.Inputs[1].Node));
                 break;
             case "div":
-                if (numbers["scalar"] == 0)
+                if ((float)numbers["scalar"] == 0f)
                 {
-                    diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(n.Object.Property("scalar")!.Value), file, $"node '{n.Label}': division by zero");
+                    diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(n.Object.Property("scalar")!.Value), file,
+                        $"node '{n.Label}': division by zero (the scalar is 0 in float32); use a non-zero \"scalar\"");
                     ok = false;
                 }
                 break;
