@@ -13,15 +13,28 @@ the authors' public training code (github.com/Zj-BinXia/BBCU,
   ``Wb = alpha * sign(W)``, zero-padded conv2d, optional bias.
 * ``LearnableBias``     ``x + b`` with ``b`` of shape [1, C, 1, 1].
 * ``RPReLU``            ``pr_bias1(pr_prelu(pr_bias0(x)))``.
-* ``BinaryConv2d``      BBCU-B unit: ``RPReLU(binconv(sign(x + move0))) + x``.
+* ``BinaryConv2d``      BBCU-B unit (paper variant V4): ``RPReLU(binconv(sign(x + move0))) + x``.
+* ``BinaryUpConv2d``    BBCU-U unit: ``PixelShuffle_r(RPReLU(binconv_{C->C*r*r}(sign(x + move0))))
+                        + UpsampleNearest_r(x)``.
+* ``BinaryConv2dV2``    BBCU-H unit (the authors' name): ``RPReLU(binconv_{Cin->Cout}(...)) +
+                        concat(repeat_interleave(x, s, dim=1), x[:, 0:1])``, s = Cout div Cin,
+                        which requires Cout = s*Cin + 1.
+* ``BinaryTailConv2d``  BBCU-T unit (not in the released code): ``RPReLU(binconv_{C->Cout}(...)) + I``
+                        where I is the (amplified) network input, a second argument.
+* ``BinaryUnitV1/V2/V3`` the ablation variants of the paper (Fig. 2, Table 4), not in the released
+                        code: V1 ``RPReLU(BN(binconv(sign(x + move0))) + x)``, V2 = V1 without BN,
+                        V3 = the V2 unit inside a network whose input is multiplied by k.
+* ``BinaryBlock``       the authors' SR body block: two ``BinaryConv2d`` in ``body`` (no extra skip).
 * ``DnCNN_BBCU``        DnCNN-BBCU (``bias=False``) / DnCNN3-BBCU (``bias=True``).
+* ``BBCUL``, ``BBCUM``  the authors' super-resolution networks (``bbcul_arch.py``, ``bbcum_arch.py``).
+* ``UnitNet``           a testing wrapper (``--arch unit``): one unit of any variant in a tiny network.
 
 ``ARCHS`` maps an architecture name to an :class:`ArchSpec` that knows its
 constructor arguments and defaults, builds the module, lists the required
 ``state_dict`` keys and shapes, and writes the model graph (format
-``bbcu-model`` version 1, see docs/model-format.md).  A new architecture (e.g.
-``bbcul``/``bbcum``) is added by writing its module and graph function and
-registering one more ``ArchSpec``.
+``bbcu-model`` version 1, see docs/model-format.md).  A new architecture is
+added by writing its module and graph function and registering one more
+``ArchSpec``.
 """
 
 import collections
@@ -112,6 +125,156 @@ class BinaryConv2d(nn.Module):
         return out + x
 
 
+class BinaryUpConv2d(nn.Module):
+    """BBCU-U upsampling unit (authors' ``BinaryUpConv2d``):
+    out = PixelShuffle_r(RPReLU(HardBinaryConv(Sign(x + move0)))) + UpsampleNearest_r(x).
+
+    ``out_channels`` must be ``in_channels * r * r``.  As in the authors' code,
+    ``upscale=4`` means one x2 stage (their x4 network stacks two units built
+    with ``upscale=2``); ``factor`` is the stage's actual factor.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=False, upscale=2):
+        super().__init__()
+        if upscale not in (2, 3, 4):
+            raise ValueError("BinaryUpConv2d: upscale must be 2, 3 or 4, got %r" % (upscale,))
+        self.upscale = upscale
+        self.factor = 2 if upscale == 4 else upscale
+        if out_channels != in_channels * self.factor * self.factor:
+            raise ValueError("BinaryUpConv2d: out_channels %d != in_channels %d * %d^2"
+                             % (out_channels, in_channels, self.factor))
+        self.move0 = LearnableBias(in_channels)
+        self.binary_activation = BinaryActivation()
+        self.binary_conv = HardBinaryConv(in_channels, out_channels, kernel_size,
+                                          padding=(kernel_size // 2), bias=bias)
+        self.relu = RPReLU(out_channels)
+        self.pixel_shuffle = nn.PixelShuffle(self.factor)
+
+    def forward(self, x):
+        out = self.move0(x)
+        out = self.binary_activation(out)
+        out = self.binary_conv(out)
+        out = self.relu(out)
+        out = self.pixel_shuffle(out)
+        x = F.interpolate(x, scale_factor=self.factor, mode='nearest')
+        return out + x
+
+
+class BinaryConv2dV2(nn.Module):
+    """BBCU-H head unit (authors' ``BinaryConv2dV2``), channel-expanding:
+    out = RPReLU(HardBinaryConv(Sign(x + move0))) + concat(repeat_interleave(x, s, 1), x[:, :1])
+    with s = out_channels // in_channels; requires out_channels = s * in_channels + 1.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=False):
+        super().__init__()
+        self.scale = out_channels // in_channels
+        if self.scale < 1 or out_channels != self.scale * in_channels + 1:
+            raise ValueError("BinaryConv2dV2 (BBCU-H): out_channels must be s*in_channels + 1 with "
+                             "s = out_channels // in_channels >= 1; got %d -> %d"
+                             % (in_channels, out_channels))
+        self.move0 = LearnableBias(in_channels)
+        self.binary_activation = BinaryActivation()
+        self.binary_conv = HardBinaryConv(in_channels, out_channels, kernel_size,
+                                          padding=(kernel_size // 2), bias=bias)
+        self.relu = RPReLU(out_channels)
+
+    def forward(self, x):
+        out = self.move0(x)
+        out = self.binary_activation(out)
+        out = self.binary_conv(out)
+        out = self.relu(out)
+        x1 = torch.repeat_interleave(x, self.scale, 1)
+        x1 = torch.cat([x1, x[:, :1, :, :]], dim=1)
+        return x1 + out
+
+
+class BinaryTailConv2d(nn.Module):
+    """BBCU-T tail unit (paper Fig. 3b; not in the released code):
+    out = RPReLU(HardBinaryConv(Sign(x + move0))) + identity, where ``identity``
+    is the network input I_LQ after residual alignment (k * x, upsampled to the
+    output size in a super-resolution network) with out_channels channels.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=False):
+        super().__init__()
+        self.move0 = LearnableBias(in_channels)
+        self.binary_activation = BinaryActivation()
+        self.binary_conv = HardBinaryConv(in_channels, out_channels, kernel_size,
+                                          padding=(kernel_size // 2), bias=bias)
+        self.relu = RPReLU(out_channels)
+
+    def forward(self, x, identity):
+        out = self.move0(x)
+        out = self.binary_activation(out)
+        out = self.binary_conv(out)
+        out = self.relu(out)
+        return out + identity
+
+
+class BinaryUnitV2(nn.Module):
+    """Ablation variant V2 (paper Fig. 2b): out = RPReLU(HardBinaryConv(Sign(x + move0)) + x)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=False):
+        super().__init__()
+        self.move0 = LearnableBias(in_channels)
+        self.binary_activation = BinaryActivation()
+        self.binary_conv = HardBinaryConv(in_channels, out_channels, kernel_size,
+                                          padding=(kernel_size // 2), bias=bias)
+        self.relu = RPReLU(out_channels)
+
+    def forward(self, x):
+        out = self.move0(x)
+        out = self.binary_activation(out)
+        out = self.binary_conv(out)
+        return self.relu(out + x)
+
+
+class BinaryUnitV3(BinaryUnitV2):
+    """Ablation variant V3 (paper Fig. 2c, Eq. 8): the V2 unit unchanged; residual
+    alignment multiplies the *network* input by k (and divides the output by k),
+    so the unit itself computes RPReLU(HardBinaryConv(Sign(x + move0)) + x)."""
+
+
+class BinaryUnitV1(nn.Module):
+    """Ablation variant V1 (paper Fig. 2a, Eq. 5):
+    out = RPReLU(BatchNorm(HardBinaryConv(Sign(x + move0))) + x); BN in eval mode."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=False):
+        super().__init__()
+        self.move0 = LearnableBias(in_channels)
+        self.binary_activation = BinaryActivation()
+        self.binary_conv = HardBinaryConv(in_channels, out_channels, kernel_size,
+                                          padding=(kernel_size // 2), bias=bias)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.relu = RPReLU(out_channels)
+
+    def forward(self, x):
+        out = self.move0(x)
+        out = self.binary_activation(out)
+        out = self.binary_conv(out)
+        out = self.bn(out)
+        return self.relu(out + x)
+
+
+BinaryUnitV4 = BinaryConv2d  # the final design = BBCU-B
+
+
+class BinaryBlock(nn.Module):
+    """The authors' SR body block: ``body`` = two ``conv(n_feats, n_feats)`` units, no extra skip
+    (their ``res += x`` is commented out).  Only ``bn=False`` (what BBCU-L/M use) is supported."""
+
+    def __init__(self, conv, n_feats, kernel_size, bias=True, bn=False, res_scale=1):
+        super().__init__()
+        if bn:
+            raise ValueError("BinaryBlock(bn=True) is not supported (BBCU-L/M use bn=False)")
+        self.body = nn.Sequential(*[conv(n_feats, n_feats, kernel_size, bias=bias) for _ in range(2)])
+        self.res_scale = res_scale
+
+    def forward(self, x):
+        return self.body(x)
+
+
 # --------------------------------------------------------------------------
 # Networks
 # --------------------------------------------------------------------------
@@ -143,6 +306,141 @@ class DnCNN_BBCU(nn.Module):
         x = x - n
         x = x / self.k
         return x
+
+
+class BBCUL(nn.Module):
+    """BBCU-L (authors' ``bbcul_arch.py``): SRResNet with a binarized body.
+
+    x' = k*x; f = lrelu(conv_first(x')); body = num_block BinaryBlocks;
+    x2/x3: lrelu(pixel_shuffle(upconv1(.))); x4: that twice with upconv1, upconv2 (x2 each);
+    y = conv_last(lrelu(conv_hr(.))); out = (y + bilinear_r(x')) / k.
+    """
+
+    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=16, upscale=4, k=1.):
+        super().__init__()
+        if upscale not in (2, 3, 4):
+            raise ValueError("BBCUL: upscale must be 2, 3 or 4, got %r" % (upscale,))
+        self.upscale = upscale
+        self.k = k
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body = nn.Sequential(*[BinaryBlock(BinaryConv2d, num_feat, 3, bias=False, bn=False)
+                                    for _ in range(num_block)])
+        if upscale in (2, 3):
+            self.upconv1 = nn.Conv2d(num_feat, num_feat * upscale * upscale, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(upscale)
+        else:
+            self.upconv1 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+            self.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(2)
+        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.1)
+
+    def forward(self, x):
+        x = x * self.k
+        feat = self.lrelu(self.conv_first(x))
+        out = self.body(feat)
+        if self.upscale == 4:
+            out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
+            out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
+        else:
+            out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
+        out = self.conv_last(self.lrelu(self.conv_hr(out)))
+        base = F.interpolate(x, scale_factor=self.upscale, mode='bilinear', align_corners=False)
+        out = out + base
+        return out / self.k
+
+
+class BBCUM(nn.Module):
+    """BBCU-M (authors' ``bbcum_arch.py``): body and upsampling binarized.
+
+    As BBCU-L, but upconv1 (and upconv2 for x4) are BBCU-U units (``BinaryUpConv2d``,
+    no LeakyReLU after them) and conv_hr is a BBCU-B unit.
+    """
+
+    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=16, upscale=4, k=1.):
+        super().__init__()
+        if upscale not in (2, 3, 4):
+            raise ValueError("BBCUM: upscale must be 2, 3 or 4, got %r" % (upscale,))
+        self.upscale = upscale
+        self.k = k
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body = nn.Sequential(*[BinaryBlock(BinaryConv2d, num_feat, 3, bias=False, bn=False)
+                                    for _ in range(num_block)])
+        if upscale in (2, 3):
+            self.upconv1 = BinaryUpConv2d(num_feat, num_feat * upscale * upscale, 3, False, upscale=upscale)
+        else:
+            self.upconv1 = BinaryUpConv2d(num_feat, num_feat * 4, 3, False, upscale=2)
+            self.upconv2 = BinaryUpConv2d(num_feat, num_feat * 4, 3, False, upscale=2)
+        self.conv_hr = BinaryConv2d(num_feat, num_feat, 3)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.1)
+
+    def forward(self, x):
+        x = x * self.k
+        feat = self.lrelu(self.conv_first(x))
+        out = self.body(feat)
+        out = self.upconv1(out)
+        if self.upscale == 4:
+            out = self.upconv2(out)
+        out = self.conv_last(self.lrelu(self.conv_hr(out)))
+        base = F.interpolate(x, scale_factor=self.upscale, mode='bilinear', align_corners=False)
+        out = out + base
+        return out / self.k
+
+
+UNIT_VARIANTS = ("v1", "v2", "v3", "v4", "h", "u", "t")
+
+
+class UnitNet(nn.Module):
+    """Testing wrapper (``--arch unit``): one binary unit in a tiny network.
+
+    x' = k*x, then
+      v1, v2, v3, v4: y = conv_last(unit(lrelu(conv_first(x'))))   unit: num_feat -> num_feat
+      u:              y = conv_last(unit(lrelu(conv_first(x'))))   unit: BBCU-U x upscale
+      h:              y = conv_last(unit(x'))                      unit: BBCU-H num_in_ch -> num_feat
+      t:              y = unit(lrelu(conv_first(x')), x')          unit: BBCU-T num_feat -> num_out_ch
+    out = y / k.  v1 and v2 are the ablation variants without residual alignment
+    (k = 1); v3 is the v2 unit with k > 1.
+    """
+
+    def __init__(self, variant="v4", num_in_ch=3, num_out_ch=3, num_feat=16, upscale=2, k=130.):
+        super().__init__()
+        if variant not in UNIT_VARIANTS:
+            raise ValueError("UnitNet: unknown variant %r" % (variant,))
+        self.variant = variant
+        self.k = k
+        if variant != "h":
+            self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        if variant == "v1":
+            self.unit = BinaryUnitV1(num_feat, num_feat, 3)
+        elif variant == "v2":
+            self.unit = BinaryUnitV2(num_feat, num_feat, 3)
+        elif variant == "v3":
+            self.unit = BinaryUnitV3(num_feat, num_feat, 3)
+        elif variant == "v4":
+            self.unit = BinaryConv2d(num_feat, num_feat, 3)
+        elif variant == "u":
+            self.unit = BinaryUpConv2d(num_feat, num_feat * upscale * upscale, 3, False, upscale=upscale)
+        elif variant == "h":
+            self.unit = BinaryConv2dV2(num_in_ch, num_feat, 3)
+        else:
+            if num_out_ch != num_in_ch:
+                raise ValueError("UnitNet(t): BBCU-T adds the input image, so num_out_ch must equal num_in_ch")
+            self.unit = BinaryTailConv2d(num_feat, num_out_ch, 3)
+        if variant != "t":
+            self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.1)
+
+    def forward(self, x):
+        x = x * self.k
+        if self.variant == "h":
+            y = self.conv_last(self.unit(x))
+        elif self.variant == "t":
+            y = self.unit(self.lrelu(self.conv_first(x)), x)
+        else:
+            y = self.conv_last(self.unit(self.lrelu(self.conv_first(x))))
+        return y / self.k
 
 
 # --------------------------------------------------------------------------
@@ -205,11 +503,145 @@ def dncnn_graph(args, bias):
             "outputs": ["out"], "nodes": nodes}
 
 
+def _node(op, inputs, output, name=None, props=()):
+    """One node: op, [name], inputs, output, then props (a sequence of (key, value)) in order."""
+    n = collections.OrderedDict([("op", op)])
+    if name is not None:
+        n["name"] = name
+    n["inputs"] = list(inputs)
+    n["output"] = output
+    for k, v in props:
+        n[k] = v
+    return n
+
+
+def _bconv_node(prefix, x, bias):
+    """binary_conv2d of a unit ``prefix``: value ``prefix.conv``."""
+    props = [("input_bias", prefix + ".move0.bias"), ("weight", prefix + ".binary_conv.weight")]
+    if bias:
+        props.append(("bias", prefix + ".binary_conv.bias"))
+    return _node("binary_conv2d", [x], prefix + ".conv", prefix, props)
+
+
+def _rprelu_node(prefix, x, out):
+    return _node("rprelu", [x], out, prefix + ".relu",
+                 [("bias0", prefix + ".relu.pr_bias0.bias"), ("slope", prefix + ".relu.pr_prelu.weight"),
+                  ("bias1", prefix + ".relu.pr_bias1.bias")])
+
+
+def _unit_v1_nodes(prefix, x, out, bias=False, eps=1e-5):
+    """V1: binary_conv2d -> batch_norm -> add(., x) -> rprelu."""
+    return [_bconv_node(prefix, x, bias),
+            _node("batch_norm", [prefix + ".conv"], prefix + ".bn", prefix + ".bn",
+                  [("weight", prefix + ".bn.weight"), ("bias", prefix + ".bn.bias"),
+                   ("running_mean", prefix + ".bn.running_mean"), ("running_var", prefix + ".bn.running_var"),
+                   ("eps", json_number(eps))]),
+            _node("add", [prefix + ".bn", x], prefix + ".sum"),
+            _rprelu_node(prefix, prefix + ".sum", out)]
+
+
+def _unit_v2_nodes(prefix, x, out, bias=False):
+    """V2 / V3: binary_conv2d -> add(., x) -> rprelu."""
+    return [_bconv_node(prefix, x, bias),
+            _node("add", [prefix + ".conv", x], prefix + ".sum"),
+            _rprelu_node(prefix, prefix + ".sum", out)]
+
+
+def _unit_h_nodes(prefix, x, out, repeats, bias=False):
+    """BBCU-H: binary_conv2d -> rprelu; channel_expand(x); add."""
+    return [_bconv_node(prefix, x, bias),
+            _rprelu_node(prefix, prefix + ".conv", prefix + ".act"),
+            _node("channel_expand", [x], prefix + ".expand", prefix, [("repeats", repeats)]),
+            _node("add", [prefix + ".act", prefix + ".expand"], out)]
+
+
+def _unit_u_nodes(prefix, x, out, factor, bias=False):
+    """BBCU-U: binary_conv2d (C -> C*r*r) -> rprelu -> pixel_shuffle r; upsample nearest r (x); add."""
+    return [_bconv_node(prefix, x, bias),
+            _rprelu_node(prefix, prefix + ".conv", prefix + ".act"),
+            _node("pixel_shuffle", [prefix + ".act"], prefix + ".shuffle", prefix + ".pixel_shuffle",
+                  [("factor", factor)]),
+            _node("upsample", [x], prefix + ".up", prefix, [("mode", "nearest"), ("factor", factor)]),
+            _node("add", [prefix + ".shuffle", prefix + ".up"], out)]
+
+
+def _unit_t_nodes(prefix, x, identity, out, bias=False):
+    """BBCU-T: binary_conv2d (C -> Cout) -> rprelu -> add(., identity)."""
+    return [_bconv_node(prefix, x, bias),
+            _rprelu_node(prefix, prefix + ".conv", prefix + ".act"),
+            _node("add", [prefix + ".act", identity], out)]
+
+
+def _lrelu_node(x, out, name="lrelu"):
+    return _node("leaky_relu", [x], out, name, [("negative_slope", 0.1)])
+
+
+def sr_graph(args, binary_up):
+    """Graph nodes of BBCU-L (binary_up=False) / BBCU-M (binary_up=True), in forward order."""
+    r, k = args["upscale"], json_number(args["k"])
+    nodes = [_node("mul", ["x"], "x_amp", props=[("scalar", k)]),
+             _conv_node("conv_first", "x_amp", "first", True),
+             _lrelu_node("first", "h0")]
+    h, n = "h0", 0
+    for i in range(args["num_block"]):
+        for j in range(2):
+            n += 1
+            nodes += _binary_unit_nodes("body.%d.body.%d" % (i, j), h, "h%d" % n, False)
+            h = "h%d" % n
+    stages = [("upconv1", r)] if r in (2, 3) else [("upconv1", 2), ("upconv2", 2)]
+    for si, (name, f) in enumerate(stages):
+        out = "up%d" % (si + 1)
+        if binary_up:
+            nodes += _unit_u_nodes(name, h, out, f)
+        else:
+            nodes += [_conv_node(name, h, name, True),
+                      _node("pixel_shuffle", [name], name + ".shuffle", "pixel_shuffle", [("factor", f)]),
+                      _lrelu_node(name + ".shuffle", out)]
+        h = out
+    if binary_up:
+        nodes += _binary_unit_nodes("conv_hr", h, "hr", False)
+    else:
+        nodes.append(_conv_node("conv_hr", h, "hr", True))
+    nodes += [_lrelu_node("hr", "hr_act"),
+              _conv_node("conv_last", "hr_act", "y", True),
+              _node("upsample", ["x_amp"], "base", props=[("mode", "bilinear"), ("factor", r),
+                                                          ("align_corners", False)]),
+              _node("add", ["y", "base"], "sum"),
+              _node("div", ["sum"], "out", props=[("scalar", k)])]
+    return {"inputs": [collections.OrderedDict([("name", "x"), ("channels", args["num_in_ch"])])],
+            "outputs": ["out"], "nodes": nodes}
+
+
+def unit_graph(args):
+    """Graph nodes of the testing network UnitNet (--arch unit)."""
+    v, k, nf = args["variant"], json_number(args["k"]), args["num_feat"]
+    nodes = [_node("mul", ["x"], "x_amp", props=[("scalar", k)])]
+    if v != "h":
+        nodes += [_conv_node("conv_first", "x_amp", "first", True), _lrelu_node("first", "feat")]
+    if v == "v1":
+        nodes += _unit_v1_nodes("unit", "feat", "u")
+    elif v in ("v2", "v3"):
+        nodes += _unit_v2_nodes("unit", "feat", "u")
+    elif v == "v4":
+        nodes += _binary_unit_nodes("unit", "feat", "u", False)
+    elif v == "u":
+        nodes += _unit_u_nodes("unit", "feat", "u", args["upscale"])
+    elif v == "h":
+        nodes += _unit_h_nodes("unit", "x_amp", "u", nf // args["num_in_ch"])
+    else:
+        nodes += _unit_t_nodes("unit", "feat", "x_amp", "y")
+    if v != "t":
+        nodes.append(_conv_node("conv_last", "u", "y", True))
+    nodes.append(_node("div", ["y"], "out", props=[("scalar", k)]))
+    return {"inputs": [collections.OrderedDict([("name", "x"), ("channels", args["num_in_ch"])])],
+            "outputs": ["out"], "nodes": nodes}
+
+
 # --------------------------------------------------------------------------
 # Architecture registry
 # --------------------------------------------------------------------------
 
-# Attributes of a node that name state_dict tensors (all ops, v1 and planned).
+# Attributes of a node that name state_dict tensors (all ops).
 TENSOR_ATTRS = ("input_bias", "weight", "bias", "bias0", "slope", "bias1",
                 "running_mean", "running_var")
 
@@ -236,6 +668,19 @@ def _positive_float(name, text):
 
 def _string(name, text):
     return str(text)
+
+
+def _upscale(name, text):
+    v = _positive_int(name, text)
+    if v not in (2, 3, 4):
+        raise ValueError("--arg %s=%s: must be 2, 3 or 4" % (name, text))
+    return v
+
+
+def _variant(name, text):
+    if text not in UNIT_VARIANTS:
+        raise ValueError("--arg %s=%s: must be one of %s" % (name, text, "|".join(UNIT_VARIANTS)))
+    return text
 
 
 class ArchSpec:
@@ -284,10 +729,24 @@ class ArchSpec:
         m.eval()
         return m
 
-    def expected_tensors(self, args):
-        """OrderedDict key -> shape tuple of the module's state_dict."""
+    def tensor_spec(self, args):
+        """-> (OrderedDict key -> shape tuple of the module's state_dict tensors the graph uses,
+        list of keys a checkpoint may hold that are ignored: BatchNorm's num_batches_tracked)."""
         m = self.build_module(args)
-        return collections.OrderedDict((k, tuple(v.shape)) for k, v in m.state_dict().items())
+        expected, ignored = collections.OrderedDict(), []
+        for k, v in m.state_dict().items():
+            if k.endswith("num_batches_tracked"):
+                ignored.append(k)
+            else:
+                expected[k] = tuple(v.shape)
+        return expected, ignored
+
+    def expected_tensors(self, args):
+        """OrderedDict key -> shape tuple of the module's state_dict (without ignored keys)."""
+        return self.tensor_spec(args)[0]
+
+    def input_channels(self, args):
+        return args["in_nc"] if "in_nc" in args else args["num_in_ch"]
 
 
 class _DnCNNSpec(ArchSpec):
@@ -309,6 +768,58 @@ def _dncnn_spec(name, model_name, description, in_nc, bias):
                       lambda args: dncnn_graph(args, bias))
 
 
+def _sr_spec(name, model_name, description, cls, binary_up):
+    defaults = [("num_in_ch", 3), ("num_out_ch", 3), ("num_feat", 64), ("num_block", 16),
+                ("upscale", 4), ("k", 130.0)]
+    parsers = {"num_in_ch": _positive_int, "num_out_ch": _positive_int, "num_feat": _positive_int,
+               "num_block": _positive_int, "upscale": _upscale, "k": _positive_float}
+
+    def build(num_in_ch, num_out_ch, num_feat, num_block, upscale, k):
+        return cls(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat, num_block=num_block,
+                   upscale=upscale, k=k)
+
+    return ArchSpec(name, model_name, description, defaults, parsers, (), build,
+                    lambda args: sr_graph(args, binary_up))
+
+
+class _UnitSpec(ArchSpec):
+    def check_args(self, args):
+        v = args["variant"]
+        if args["k"] is None:
+            args["k"] = 1.0 if v in ("v1", "v2") else 130.0
+        if v in ("v1", "v2") and args["k"] != 1.0:
+            raise ValueError("--arg k=%s: variant %s has no residual alignment, k must be 1 "
+                             "(V3 is the V2 unit with k > 1)" % (json_number(args["k"]), v))
+        if v == "v3" and not args["k"] > 1.0:
+            raise ValueError("--arg k=%s: variant v3 is V2 with residual alignment, k must be > 1"
+                             % json_number(args["k"]))
+        if v == "h":
+            s = args["num_feat"] // args["num_in_ch"]
+            if s < 1 or args["num_feat"] != s * args["num_in_ch"] + 1:
+                raise ValueError("--arg num_feat=%d: BBCU-H needs num_feat = s*num_in_ch + 1 (s >= 1), "
+                                 "num_in_ch=%d" % (args["num_feat"], args["num_in_ch"]))
+        if v == "t" and args["num_out_ch"] != args["num_in_ch"]:
+            raise ValueError("--arg num_out_ch=%d: BBCU-T adds the input image, num_out_ch must equal "
+                             "num_in_ch=%d" % (args["num_out_ch"], args["num_in_ch"]))
+        if v == "u" and args["upscale"] not in (2, 3):
+            raise ValueError("--arg upscale=%d: a BBCU-U unit upsamples by 2 or 3" % args["upscale"])
+
+
+def _unit_spec():
+    defaults = [("variant", "v4"), ("num_in_ch", 3), ("num_out_ch", 3), ("num_feat", 16),
+                ("upscale", 2), ("k", None)]
+    parsers = {"variant": _variant, "num_in_ch": _positive_int, "num_out_ch": _positive_int,
+               "num_feat": _positive_int, "upscale": _upscale, "k": _positive_float}
+
+    def build(variant, num_in_ch, num_out_ch, num_feat, upscale, k):
+        return UnitNet(variant=variant, num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat,
+                       upscale=upscale, k=k)
+
+    return _UnitSpec("unit", "bbcu_unit_test",
+                     "Testing network: one BBCU unit (variant v1|v2|v3|v4|h|u|t) in a tiny network",
+                     defaults, parsers, (), build, unit_graph)
+
+
 ARCHS = collections.OrderedDict()
 
 
@@ -325,6 +836,12 @@ register(_dncnn_spec("dncnn", "dncnn_bbcu",
 register(_dncnn_spec("dncnn3", "dncnn3_bbcu",
                      "DnCNN3-BBCU JPEG deblocking (binarized body, bias=True), Xia et al., ICLR 2023",
                      in_nc=1, bias=True))
+register(_sr_spec("bbcul", "bbcu_l",
+                  "BBCU-L super-resolution (SRResNet, binarized body), Xia et al., ICLR 2023", BBCUL, False))
+register(_sr_spec("bbcum", "bbcu_m",
+                  "BBCU-M super-resolution (SRResNet, binarized body and upsampling), Xia et al., ICLR 2023",
+                  BBCUM, True))
+register(_unit_spec())
 
 
 def build_graph(spec, args, source=None):

@@ -3,15 +3,20 @@
 # `python3` found first on PATH may be another interpreter without torch.
 """Export a trained BBCU checkpoint to a model graph plus a weights file.
 
-    /usr/bin/python3 tools/export_bbcu.py --arch {dncnn,dncnn3} --checkpoint FILE \
-        [--arg NAME=VALUE ...] --out PREFIX
+    /usr/bin/python3 tools/export_bbcu.py --arch {dncnn,dncnn3,bbcul,bbcum,unit} \
+        --checkpoint FILE [--arg NAME=VALUE ...] --out PREFIX
 
 writes PREFIX.json (format "bbcu-model" v1, see docs/model-format.md) and
 PREFIX.safetensors (all tensors the graph references, float32, in graph order).
 
---arg takes the authors' constructor names (in_nc, out_nc, nc, nb, k; act_mode
-is accepted and ignored).  Defaults are the paper settings: dncnn in_nc=out_nc=3,
-nc=64, nb=20, k=130; dncnn3 in_nc=out_nc=1, nc=64, nb=20, k=130.
+--arg takes the authors' constructor names.  Defaults are the paper settings:
+  dncnn   in_nc=3 out_nc=3 nc=64 nb=20 k=130   (act_mode accepted and ignored)
+  dncnn3  in_nc=1 out_nc=1 nc=64 nb=20 k=130   (act_mode accepted and ignored)
+  bbcul   num_in_ch=3 num_out_ch=3 num_feat=64 num_block=16 upscale=4 k=130
+  bbcum   num_in_ch=3 num_out_ch=3 num_feat=64 num_block=16 upscale=4 k=130
+  unit    (testing) variant=v1|v2|v3|v4|h|u|t num_in_ch=3 num_out_ch=3 num_feat=16
+          upscale=2 k (1 for v1/v2, else 130)
+BatchNorm's num_batches_tracked buffer is accepted in a checkpoint and ignored.
 
 The checkpoint is a .safetensors file, or anything torch.load reads: a bare
 state_dict (the authors' denoising code) or a dict holding it under "params"
@@ -102,10 +107,11 @@ def load_checkpoint(path):
     return out, container
 
 
-def check_tensors(expected, actual, arch, args):
-    """Raise ExportError naming every missing, unexpected and mis-shaped tensor."""
+def check_tensors(expected, actual, arch, args, ignored=()):
+    """Raise ExportError naming every missing, unexpected and mis-shaped tensor.
+    Keys in ``ignored`` (BatchNorm's num_batches_tracked) may be present or not."""
     missing = [k for k in expected if k not in actual]
-    unexpected = [k for k in actual if k not in expected]
+    unexpected = [k for k in actual if k not in expected and k not in ignored]
     misshaped = [(k, expected[k], tuple(actual[k].shape)) for k in expected
                  if k in actual and tuple(actual[k].shape) != expected[k]]
     nonfloat = [(k, str(actual[k].dtype)) for k in expected
@@ -141,9 +147,9 @@ def export(arch, checkpoint, overrides, out_prefix):
         args = spec.resolve_args(overrides)
     except ValueError as e:
         raise ExportError(str(e))
-    expected = spec.expected_tensors(args)
+    expected, ignored = spec.tensor_spec(args)
     tensors, container = load_checkpoint(checkpoint)
-    check_tensors(expected, tensors, arch, args)
+    check_tensors(expected, tensors, arch, args, ignored)
 
     source = collections.OrderedDict([
         ("exporter", EXPORTER),
@@ -188,7 +194,10 @@ def main(argv=None):
     p.add_argument("--checkpoint", required=True, metavar="FILE",
                    help=".pth/.pt (bare state_dict, or {'params': ...} / {'params_ema': ...}) or .safetensors")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
-                   help="constructor argument: in_nc, out_nc, nc, nb, k (act_mode accepted, ignored)")
+                   help="constructor argument (the authors' names): dncnn/dncnn3: in_nc, out_nc, nc, nb, k "
+                        "(act_mode accepted, ignored); bbcul/bbcum: num_in_ch, num_out_ch, num_feat, "
+                        "num_block, upscale, k; unit (testing): variant, num_in_ch, num_out_ch, num_feat, "
+                        "upscale, k")
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.json and PREFIX.safetensors")
     ns = p.parse_args(argv)
     try:

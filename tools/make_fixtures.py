@@ -11,8 +11,8 @@ tests/fixtures/<case>/model.json + model.safetensors, and write
 tests/fixtures/<case>/io.safetensors with
 
     input       [1, C, H, W] F32   the image fed to the network
-    output      [1, C, H, W] F32   PyTorch float32 output (CPU, 1 thread)
-    output_f64  [1, C, H, W] F64   the same module in float64 on the same input
+    output      [1, C', H*r, W*r] F32   PyTorch float32 output (CPU, 1 thread; r = upscale or 1)
+    output_f64  [1, C', H*r, W*r] F64   the same module in float64 on the same input
 
 The input is re-drawn (next seed) until no Sign input lies near its threshold:
 in the float64 forward every Sign input v = x + move0 that is not exactly 0
@@ -24,6 +24,13 @@ case has too many Sign inputs for any draw to pass (the 18-unit paper
 configuration has 138240), the best of its draws is kept and each offending
 move0 threshold is shifted by the smallest amount that clears twice the margin
 (unit by unit, before export); the manifest records these nudges.
+
+DnCNN cases are calibrated by init_parameters (head/units/tail of the flat
+``model`` Sequential); every other arch (bbcul, bbcum, the testing arch unit)
+by init_parameters_generic, which initialises each full-precision conv and
+binary unit (any module with ``move0`` and ``binary_conv``: BBCU-B/U/H/T,
+V1-V3) from the input it sees, in forward order; the sign-margin rule and the
+nudges are the same, applied to every unit's Sign input.
 
 Finally tests/fixtures/manifest.json lists the cases.  Everything is
 deterministic (fixed seeds, one thread): rerunning gives identical bytes.
@@ -71,7 +78,47 @@ CASES = [
          size=(1, 1), container="state_dict", seed=1006),
     dict(name="dncnn_zero_weights", arch="dncnn", args=dict(in_nc=3, out_nc=3, nc=16, nb=4, k=130),
          size=(10, 7), container="state_dict", seed=1007, zero_weights=True),
+    # Super-resolution (BBCU-L / BBCU-M): generic calibration (init_parameters_generic).
+    dict(name="bbcul_x2", arch="bbcul",
+         args=dict(num_in_ch=3, num_out_ch=3, num_feat=16, num_block=2, upscale=2, k=130),
+         size=(7, 5), container="params", seed=2001),
+    dict(name="bbcul_x3", arch="bbcul",
+         args=dict(num_in_ch=1, num_out_ch=1, num_feat=8, num_block=1, upscale=3, k=130),
+         size=(6, 9), container="state_dict", seed=2002),
+    dict(name="bbcul_x4", arch="bbcul",
+         args=dict(num_in_ch=3, num_out_ch=3, num_feat=12, num_block=1, upscale=4, k=130),
+         size=(5, 7), container="params", seed=2003),
+    dict(name="bbcum_x2", arch="bbcum",
+         args=dict(num_in_ch=3, num_out_ch=3, num_feat=16, num_block=1, upscale=2, k=130),
+         size=(6, 9), container="params", seed=2004),
+    dict(name="bbcum_x3", arch="bbcum",
+         args=dict(num_in_ch=3, num_out_ch=3, num_feat=12, num_block=2, upscale=3, k=130),
+         size=(7, 5), container="safetensors", seed=2005),
+    dict(name="bbcum_x4", arch="bbcum",
+         args=dict(num_in_ch=1, num_out_ch=1, num_feat=8, num_block=1, upscale=4, k=60),
+         size=(5, 7), container="params", seed=2006),
+    # Single units in a tiny network (--arch unit, see bbcu_torch.UnitNet).
+    dict(name="unit_v1", arch="unit", args=dict(variant="v1", num_in_ch=3, num_out_ch=3, num_feat=8, k=1),
+         size=(7, 5), container="state_dict", seed=3001),
+    dict(name="unit_v2", arch="unit", args=dict(variant="v2", num_in_ch=3, num_out_ch=3, num_feat=8, k=1),
+         size=(6, 9), container="state_dict", seed=3002),
+    dict(name="unit_v3", arch="unit", args=dict(variant="v3", num_in_ch=3, num_out_ch=3, num_feat=8, k=130),
+         size=(7, 5), container="state_dict", seed=3003),
+    dict(name="unit_v4", arch="unit", args=dict(variant="v4", num_in_ch=1, num_out_ch=1, num_feat=16, k=130),
+         size=(6, 9), container="state_dict", seed=3004),
+    dict(name="unit_h", arch="unit", args=dict(variant="h", num_in_ch=3, num_out_ch=3, num_feat=16, k=130),
+         size=(7, 5), container="state_dict", seed=3005, zero_move0_channels=[1], zero_input_pixels=1),
+    dict(name="unit_u2", arch="unit",
+         args=dict(variant="u", num_in_ch=3, num_out_ch=3, num_feat=8, upscale=2, k=130),
+         size=(6, 9), container="state_dict", seed=3006),
+    dict(name="unit_u3", arch="unit",
+         args=dict(variant="u", num_in_ch=3, num_out_ch=3, num_feat=8, upscale=3, k=130),
+         size=(7, 5), container="state_dict", seed=3007),
+    dict(name="unit_t", arch="unit", args=dict(variant="t", num_in_ch=3, num_out_ch=3, num_feat=8, k=130),
+         size=(6, 9), container="state_dict", seed=3008),
 ]
+
+DNCNN_ARCHS = ("dncnn", "dncnn3")
 
 
 # --------------------------------------------------------------------------
@@ -265,6 +312,187 @@ def nudge_move0(model32, model64, x32):
     return nudged
 
 
+# --------------------------------------------------------------------------
+# Generic path (every arch other than DnCNN): calibration, probes, nudges
+# --------------------------------------------------------------------------
+
+def _is_unit(m):
+    return hasattr(m, "move0") and hasattr(m, "binary_conv")
+
+
+@torch.no_grad()
+def init_parameters_generic(model, case, gen, in_ch, k):
+    """Calibrate every parameter on a separate random image, module by module in
+    forward order (forward pre-hooks see each module's actual input):
+
+    full-precision conv   W ~ N(0,1)/sqrt(fan_in), bias ~ 0.3*std(out)*N(0,1);
+                          conv_last instead scaled so y has std 0.15*k, bias ~ 0.05*k*N(0,1)
+    binary unit           move0 ~ -mean + 0.5*std*N(0,1) of its input (kept >= 0.05*std from 0;
+                          channels listed in case["zero_move0_channels"] of the first unit exactly 0),
+                          binary weights N(0,1); V1's BatchNorm: running_mean ~ mean + 0.3*std*N,
+                          running_var ~ var*U(0.5, 2), weight ~ U(0.5, 1.5)*(residual std / conv std)
+                          with a random sign (20 % negative), bias ~ 0.3*residual std*N;
+                          RPReLU calibrated on what it sees (bias0 ~ -mean + 0.5*std*N,
+                          slope U(0.05, 0.5), bias1 ~ 0.5*std*N).
+    Returns the number of exactly-zero move0 entries."""
+    calib = draw_image(case["seed"] * 7919 + 17, in_ch, 12, 10).double()
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=gen, dtype=torch.float64)
+
+    def safe_std(std):
+        fill = float(std.max()) if float(std.max()) > 0 else 1.0
+        return torch.where(std > 0, std, torch.full_like(std, fill))
+
+    state = {"units": 0, "zero": 0}
+
+    def conv_hook(name):
+        def hook(m, inputs):
+            x = inputs[0]
+            fan_in = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
+            m.weight.copy_(randn(*m.weight.shape) / math.sqrt(fan_in))
+            m.bias.zero_()
+            y = torch.nn.functional.conv2d(x, m.weight, None, padding=m.padding)
+            if name == "conv_last":
+                s = float(y.std())
+                m.weight.mul_(0.15 * k / s if s > 0 else 1.0)
+                m.bias.copy_(randn(m.bias.shape[0]) * 0.05 * k)
+            else:
+                _, std = _chan_stats(y)
+                m.bias.copy_(randn(m.bias.shape[0]) * 0.3 * safe_std(std))
+        return hook
+
+    def unit_hook(name):
+        def hook(m, inputs):
+            x = inputs[0]
+            c = x.shape[1]
+            mean, std = _chan_stats(x)
+            std = safe_std(std)
+            move0 = -mean + 0.5 * std * randn(c)
+            floor = 0.05 * float(std.mean())
+            move0 = torch.where(move0.abs() < floor, torch.where(move0 < 0, -floor, floor) + move0, move0)
+            if state["units"] == 0:
+                for ch in case.get("zero_move0_channels", []):
+                    move0[ch] = 0.0
+                    state["zero"] += 1
+            state["units"] += 1
+            m.move0.bias.copy_(move0.view(1, c, 1, 1))
+            m.binary_conv.weight.copy_(randn(*m.binary_conv.weight.shape))
+            t = m.binary_conv(m.binary_activation(m.move0(x)))
+            if isinstance(m, bbcu_torch.BinaryUnitV1):
+                tmean, tstd = _chan_stats(t)
+                tstd = safe_std(tstd)
+                _, xstd = _chan_stats(x)
+                bn = m.bn
+                bn.running_mean.copy_(tmean + 0.3 * tstd * randn(c))
+                bn.running_var.copy_(tstd ** 2 * (0.5 + 1.5 * rand(c)))
+                sign = torch.where(rand(c) < 0.2, -1.0, 1.0).double()
+                bn.weight.copy_(sign * (0.5 + rand(c)) * float(safe_std(xstd).mean()) / tstd)
+                bn.bias.copy_(randn(c) * 0.3 * float(safe_std(xstd).mean()))
+                z = bn(t) + x
+            elif isinstance(m, bbcu_torch.BinaryUnitV2):  # V2 and V3
+                z = t + x
+            else:  # V4/B, U, H, T: the activation is on the binary branch
+                z = t
+            zmean, zstd = _chan_stats(z)
+            zstd = safe_std(zstd)
+            co = z.shape[1]
+            m.relu.pr_bias0.bias.copy_((-zmean + 0.5 * zstd * randn(co)).view(1, co, 1, 1))
+            m.relu.pr_prelu.weight.copy_(0.05 + 0.45 * rand(co))
+            m.relu.pr_bias1.bias.copy_((0.5 * zstd * randn(co)).view(1, co, 1, 1))
+        return hook
+
+    model.double()
+    hooks = []
+    for name, m in model.named_modules():
+        if _is_unit(m):
+            hooks.append(m.register_forward_pre_hook(unit_hook(name)))
+        elif type(m) is torch.nn.Conv2d:
+            hooks.append(m.register_forward_pre_hook(conv_hook(name)))
+    try:
+        model(calib)
+    finally:
+        for hk in hooks:
+            hk.remove()
+    model.float()
+    return state["zero"]
+
+
+@torch.no_grad()
+def run_with_probes_generic(model, x):
+    """Forward pass recording, for every binary unit in execution order,
+    (module name, unit input, Sign input x + move0)."""
+    rec = []
+    hooks = []
+    for name, m in model.named_modules():
+        if _is_unit(m):
+            hooks.append(m.move0.register_forward_hook(
+                lambda mod, i, o, name=name: rec.append((name, i[0].detach().clone(), o.detach().clone()))))
+    try:
+        out = model(x)
+    finally:
+        for hk in hooks:
+            hk.remove()
+    return out, rec
+
+
+def check_margins_generic(model32, model64, x32):
+    """-> (ok, stats, out32, out64): the sign-margin rule over every unit's Sign input."""
+    out64, r64 = run_with_probes_generic(model64, x32.double())
+    out32, r32 = run_with_probes_generic(model32, x32)
+    viol = zero_inputs = total = 0
+    min_rel = math.inf
+    for (_, xin, v) in r64:
+        bound = SIGN_MARGIN * (1.0 + float(xin.abs().max()))
+        nz = v != 0
+        zero_inputs += int((~nz).sum())
+        total += v.numel()
+        if bool(nz.any()):
+            av = v.abs()[nz]
+            viol += int((av < bound).sum())
+            min_rel = min(min_rel, float(av.min()) / (1.0 + float(xin.abs().max())))
+    flips = 0
+    for (_, _, v64), (_, _, v32) in zip(r64, r32):
+        flips += int((torch.sign(v64) != torch.sign(v32.double())).sum())
+    stats = dict(violations=viol, head_violations=0, zero_sign_inputs=zero_inputs, sign_inputs=total,
+                 min_rel_margin=min_rel, f32_sign_flips=flips)
+    return viol == 0 and flips == 0, stats, out32, out64
+
+
+@torch.no_grad()
+def nudge_move0_generic(model32, model64, x32):
+    """nudge_move0 for any arch: units in execution order; exactly-zero move0 entries untouched."""
+    mods64 = dict(model64.named_modules())
+    mods32 = dict(model32.named_modules())
+    _, rec = run_with_probes_generic(model64, x32.double())
+    names = [r[0] for r in rec]
+    nudged = []
+    for j, name in enumerate(names):
+        _, rec = run_with_probes_generic(model64, x32.double())
+        _, xin, v = rec[j]
+        bound = SIGN_MARGIN * (1.0 + float(xin.abs().max()))
+        target = NUDGE_FACTOR * bound
+        m64 = mods64[name].move0.bias.view(-1)
+        for c in range(v.shape[1]):
+            vc = v[0, c].reshape(-1)
+            nz = vc[vc != 0]
+            if float(m64[c]) == 0 or nz.numel() == 0 or float(nz.abs().min()) >= bound:
+                continue
+            cands = torch.cat([torch.zeros(1, dtype=vc.dtype), -vc + target, -vc - target])
+            ok = ((vc.view(1, -1) + cands.view(-1, 1)).abs() >= target * (1 - 1e-9)).all(dim=1)
+            delta = cands[ok][cands[ok].abs().argmin()]
+            old = float(m64[c])
+            new = torch.tensor(old + float(delta), dtype=torch.float32)
+            mods32[name].move0.bias.view(-1)[c] = new
+            m64[c] = new.double()
+            nudged.append((j, c, float(new) - old))
+    return nudged
+
+
+
 def psnr(a, b, peak=1.0):
     mse = float(((a.double() - b.double()) ** 2).mean())
     return math.inf if mse == 0 else 10 * math.log10(peak * peak / mse)
@@ -291,10 +519,18 @@ def make_case(case, out_root):
     name, arch, args = case["name"], case["arch"], case["args"]
     spec = bbcu_torch.ARCHS[arch]
     resolved = spec.resolve_args({k: str(v) for k, v in args.items()})
+    in_ch = spec.input_channels(resolved)
+    dncnn = arch in DNCNN_ARCHS
     torch.manual_seed(case["seed"])
     gen = torch.Generator().manual_seed(case["seed"])
     model = spec.build_module(resolved)
-    n_zero_move0 = init_parameters(model, case, gen)
+    if dncnn:
+        n_zero_move0 = init_parameters(model, case, gen)
+        margins, nudge, units_of = check_margins, nudge_move0, lambda m: list(m.model)[2:-1]
+    else:
+        n_zero_move0 = init_parameters_generic(model, case, gen, in_ch, float(resolved["k"]))
+        margins, nudge = check_margins_generic, nudge_move0_generic
+        units_of = lambda m: [u for u in m.modules() if _is_unit(u)]  # noqa: E731
     model.eval()
     model64 = spec.build_module(resolved)
     model64.load_state_dict(model.state_dict())
@@ -306,8 +542,10 @@ def make_case(case, out_root):
     best = None
     while True:
         seed = case["seed"] * 1000 + redraws
-        x = draw_image(seed, args["in_nc"], h, w)
-        ok, stats, out32, out64 = check_margins(model, model64, x)
+        x = draw_image(seed, in_ch, h, w)
+        if case.get("zero_input_pixels") is not None:
+            x[0, case["zero_input_pixels"], ::3, ::2] = 0.0  # exact zeros reach Sign (zero move0 there)
+        ok, stats, out32, out64 = margins(model, model64, x)
         key = (stats["head_violations"], stats["violations"])  # nudging cannot fix the head
         if best is None or key < best[0]:
             best = (key, seed, x)
@@ -319,8 +557,8 @@ def make_case(case, out_root):
         # Too many Sign inputs for any draw to clear the margin: keep the best
         # draw and move the offending move0 thresholds minimally instead.
         _, seed, x = best
-        nudged = nudge_move0(model, model64, x)
-        ok, stats, out32, out64 = check_margins(model, model64, x)
+        nudged = nudge(model, model64, x)
+        ok, stats, out32, out64 = margins(model, model64, x)
         if not ok:
             raise SystemExit("%s: Sign inputs still near a threshold after %d draws and %d move0 nudges: %r"
                              % (name, redraws + 1, len(nudged), stats))
@@ -340,11 +578,13 @@ def make_case(case, out_root):
         cmd += ["--out", os.path.join(case_dir, "model")]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
-    # The exported weights must be the module's parameters, bit for bit.
+    # The exported weights must be the module's parameters, bit for bit
+    # (BatchNorm's num_batches_tracked is not exported).
     exported, meta = safetensors_io.load(os.path.join(case_dir, "model.safetensors"))
     assert meta == {"format": "bbcu-weights", "arch": arch}, meta
-    assert set(exported) == set(sd), (set(exported) ^ set(sd))
-    for k, v in sd.items():
+    sd_used = collections.OrderedDict((k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked"))
+    assert set(exported) == set(sd_used), (set(exported) ^ set(sd_used))
+    for k, v in sd_used.items():
         assert np.array_equal(exported[k], v.numpy()), k
 
     safetensors_io.save(os.path.join(case_dir, "io.safetensors"), [
@@ -357,12 +597,16 @@ def make_case(case, out_root):
         ("arch", arch),
         ("args", collections.OrderedDict((k, v) for k, v in args.items())),
         ("checkpoint_container", case["container"]),
-        ("input_shape", [1, args["in_nc"], h, w]),
+        ("input_shape", [1, in_ch, h, w]),
+    ])
+    if not dncnn:
+        entry["output_shape"] = list(out64.shape)
+    entry.update([
         ("param_seed", case["seed"]),
         ("input_seed", seed),
         ("redraws", redraws),
         ("move0_nudges", len(nudged)),
-        ("binary_units", args["nb"] - 2),
+        ("binary_units", len(units_of(model))),
         ("first_unit_zero_move0_channels", n_zero_move0),
         ("sign_inputs", stats["sign_inputs"]),
         ("zero_sign_inputs", stats["zero_sign_inputs"]),
@@ -375,6 +619,8 @@ def make_case(case, out_root):
     if case.get("zero_weights"):
         zeros = sum(int((u.binary_conv.weight == 0).sum()) for u in list(model.model)[2:-1])
         entry["zero_binary_weights"] = zeros
+    if case.get("zero_input_pixels") is not None:
+        entry["zero_input_pixels"] = int((x == 0).sum())
     print("%-22s input %-16s redraws %4d  nudges %3d  zero-sign-inputs %5d/%-6d  min margin %.2e  PSNR f32/f64 %.1f dB"
           % (name, "x".join(map(str, entry["input_shape"])), redraws, len(nudged), stats["zero_sign_inputs"],
              stats["sign_inputs"], stats["min_rel_margin"], p))

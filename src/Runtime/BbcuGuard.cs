@@ -12,14 +12,14 @@ public static class BbcuGuard
     /// input pixels. Throws <see cref="ArgumentException"/> naming the expected sizes.
     /// </summary>
     public static int CheckRun(string model, int inputLength, int outputLength, int width, int height,
-        int inputChannels, int outputChannels, int scale, int maxChannelsPerPixel)
+        int inputChannels, int outputChannels, int scale, int maxFloatsPerPixel)
     {
         if (width <= 0)
             throw new ArgumentOutOfRangeException(nameof(width), width, $"{model}: width must be positive; got {width}.");
         if (height <= 0)
             throw new ArgumentOutOfRangeException(nameof(height), height, $"{model}: height must be positive; got {height}.");
         long pixels = (long)width * height;
-        long widest = pixels * Math.Max(maxChannelsPerPixel, outputChannels * scale * scale);
+        long widest = pixels * Math.Max(maxFloatsPerPixel, outputChannels * scale * scale);
         if (widest > Array.MaxLength)
             throw new ArgumentException(
                 $"{model}: a {width}×{height} image is too large for one call (its widest feature map has {widest} elements, more than a .NET array holds); process it in tiles.",

@@ -177,4 +177,17 @@ public static class FloatKernels
             }
         }
     }
+
+    /// <summary>Per-channel affine map of a CHW map: <c>y = x·scale[c] + shift[c]</c>.</summary>
+    public static void Affine(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            float a = scale[c], b = shift[c];
+            ReadOnlySpan<float> xc = x.Slice(c * plane, plane);
+            Span<float> yc = y.Slice(c * plane, plane);
+            for (int i = 0; i < plane; i++)
+                yc[i] = xc[i] * a + b;
+        }
+    }
 }

@@ -218,7 +218,7 @@ public sealed class DiagnosticTests
     {
         "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
         "BBCU015", "BBCU016", "BBCU017", "BBCU018", "BBCU019", "BBCU020", "BBCU021", "BBCU022", "BBCU023", "BBCU024",
-        "BBCU030", "BBCU031", "BBCU099",
+        "BBCU025", "BBCU030", "BBCU031", "BBCU099",
     };
 
     // ------------------------------------------------------------------------------------------------------------
@@ -1158,5 +1158,65 @@ public sealed class DiagnosticTests
     {
         GeneratorResult r = Run(Edit("\"weight\": \"body.weight\"", "\"weight\": \"body.wieght\""), TinyWeights());
         AssertDiagnostic(r, "BBCU014", DiagnosticSeverity.Warning, "'body.weight'");
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Ops that change size or layout (issue 3)
+    // ------------------------------------------------------------------------------------------------------------
+
+    private const string TailNode = "{\"op\": \"conv2d\", \"name\": \"tail\", \"inputs\": [\"b\"]";
+
+    /// <summary>The tiny model with <paramref name="nodes"/> inserted before the tail, which then reads <paramref name="tailInput"/>.</summary>
+    private static string WithNodes(string nodes, string tailInput) =>
+        Edit(TailNode, nodes + ",\n    {\"op\": \"conv2d\", \"name\": \"tail\", \"inputs\": [\"" + tailInput + "\"]");
+
+    [Fact]
+    public void ElementwiseOpOnDifferentSizes_BBCU025()
+    {
+        string json = WithNodes("{\"op\": \"upsample\", \"name\": \"up\", \"inputs\": [\"b\"], \"output\": \"u\", \"mode\": \"nearest\", \"factor\": 2},\n" +
+                                "    {\"op\": \"add\", \"name\": \"sum\", \"inputs\": [\"u\", \"b\"], \"output\": \"s\"}", "s");
+        GeneratorResult r = Run(json, TinyWeights());
+        Diagnostic d = AssertDiagnostic(r, "BBCU025", DiagnosticSeverity.Error, "model.json: ", "node 'sum'", "'u' at 2×", "'b' at 1×", "check the upsampling factors");
+        AssertErrors(r, "BBCU025");
+        AssertAt(d, json, "[\"u\", \"b\"]", "\"b\"");
+    }
+
+    [Fact]
+    public void PixelShuffleOfIndivisibleChannels_BBCU017()
+    {
+        string json = WithNodes("{\"op\": \"pixel_shuffle\", \"name\": \"shuffle\", \"inputs\": [\"b\"], \"output\": \"p\", \"factor\": 2}", "p");
+        GeneratorResult r = Run(json, TinyWeights());
+        Diagnostic d = AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error, "node 'shuffle' expects a multiple of 4 (factor²) channels from value 'b', which has 2");
+        AssertErrors(r, "BBCU017");
+    }
+
+    [Fact]
+    public void BilinearWithAlignCornersTrue_BBCU022()
+    {
+        string json = WithNodes("{\"op\": \"upsample\", \"name\": \"up\", \"inputs\": [\"b\"], \"output\": \"u\", \"mode\": \"bilinear\", \"factor\": 2, \"align_corners\": true}", "u");
+        GeneratorResult r = Run(json, TinyWeights());
+        Diagnostic d = AssertDiagnostic(r, "BBCU022", DiagnosticSeverity.Error, "node 'up'", "align_corners = true is not supported");
+        AssertErrors(r, "BBCU022");
+        AssertAt(d, json, "\"align_corners\": true", "true");
+    }
+
+    [Fact]
+    public void ChannelExpandThatDoesNotTypeCheck_BBCU017()
+    {
+        // BBCU-H needs Cout = s·Cin + 1: 2 binary-conv channels cannot take the residual of a 1-channel input repeated twice (3 channels).
+        string json = WithNodes("{\"op\": \"channel_expand\", \"name\": \"expand\", \"inputs\": [\"x\"], \"output\": \"e\", \"repeats\": 2},\n" +
+                                "    {\"op\": \"add\", \"name\": \"head_residual\", \"inputs\": [\"b\", \"e\"], \"output\": \"s\"}", "s");
+        GeneratorResult r = Run(json, TinyWeights());
+        AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error, "node 'head_residual' expects 2 channels from value 'e', which has 3");
+        AssertErrors(r, "BBCU017");
+    }
+
+    [Fact]
+    public void UpsampleWithoutAMode_BBCU011()
+    {
+        string json = WithNodes("{\"op\": \"upsample\", \"name\": \"up\", \"inputs\": [\"b\"], \"output\": \"u\", \"factor\": 2}", "u");
+        GeneratorResult r = Run(json, TinyWeights());
+        AssertDiagnostic(r, "BBCU011", DiagnosticSeverity.Error, "node 'up': upsample needs \"mode\": \"nearest\" or \"bilinear\"");
+        AssertErrors(r, "BBCU011");
     }
 }

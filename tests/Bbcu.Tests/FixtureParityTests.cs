@@ -30,11 +30,14 @@ public sealed class FixtureParityTests
         var input = io["input"];
         var expected = io["output"].AsFloats();
         int channels = input.Shape[1], height = input.Shape[2], width = input.Shape[3];
+        int scale = io["output"].Shape[2] / height;
 
         GeneratorResult result = GeneratorHarness.RunFolder(folder);
         Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Severity >= Microsoft.CodeAnalysis.DiagnosticSeverity.Warning);
         Type model = result.LoadModel();
         Assert.Equal(channels, GeneratorHarness.Constant<int>(model, "InputChannels"));
+        Assert.Equal(io["output"].Shape[1], GeneratorHarness.Constant<int>(model, "OutputChannels"));
+        Assert.Equal(scale, GeneratorHarness.Constant<int>(model, "Scale"));
 
         var output = new float[expected.Length];
         GeneratorHarness.GetRun(model)(input.AsFloats(), width, height, output);

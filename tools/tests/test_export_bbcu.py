@@ -79,7 +79,7 @@ def _equal(a, b):
 
 SUPPORTED = {"$schema", "$id", "$defs", "$ref", "title", "description", "type", "const", "enum",
              "required", "properties", "additionalProperties", "items", "minItems", "maxItems",
-             "minLength", "minimum", "not", "allOf", "if", "then"}
+             "minLength", "minimum", "exclusiveMinimum", "not", "allOf", "if", "then"}
 
 
 def schema_errors(value, schema, root, path="$"):
@@ -106,6 +106,9 @@ def schema_errors(value, schema, root, path="$"):
     if isinstance(value, (int, float)) and not isinstance(value, bool) and "minimum" in schema \
             and value < schema["minimum"]:
         errs.append("%s: below minimum %r" % (path, schema["minimum"]))
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and "exclusiveMinimum" in schema \
+            and value <= schema["exclusiveMinimum"]:
+        errs.append("%s: not above %r" % (path, schema["exclusiveMinimum"]))
     if isinstance(value, list):
         if "minItems" in schema and len(value) < schema["minItems"]:
             errs.append("%s: fewer than %d items" % (path, schema["minItems"]))
@@ -141,13 +144,17 @@ def load_schema():
 # --------------------------------------------------------------------------
 
 TENSOR_ATTRS = {"conv2d": ("weight", "bias"), "binary_conv2d": ("input_bias", "weight", "bias"),
-                "rprelu": ("bias0", "slope", "bias1"), "prelu": ("slope",)}
+                "rprelu": ("bias0", "slope", "bias1"), "prelu": ("slope",),
+                "batch_norm": ("weight", "bias", "running_mean", "running_var")}
 
 
 def check_graph(doc, tensors):
-    """Structural checks plus shape inference (C only; H, W are preserved). -> channels of the output."""
+    """Structural checks plus shape inference. A value's shape is (C, s): C channels and
+    spatial scale s (H*s x W*s for an H x W input; pixel_shuffle and upsample multiply s
+    by their factor). -> channels of the output."""
     (inp,) = doc["inputs"]
     channels = {inp["name"]: inp["channels"]}
+    scale = {inp["name"]: 1}
     defined = {inp["name"]}
     for n in doc["nodes"]:
         assert n["output"] not in defined, "value %s defined twice" % n["output"]
@@ -162,6 +169,7 @@ def check_graph(doc, tensors):
             for i in n["inputs"]:
                 assert i in defined, "undefined value %s" % i
             c = channels[n["inputs"][0]]
+            sc = scale[n["inputs"][0]]
             op = n["op"]
             for attr in TENSOR_ATTRS.get(op, ()):
                 if attr in n:
@@ -186,9 +194,23 @@ def check_graph(doc, tensors):
                 assert tensors[n["bias1"]].shape == (1, c, 1, 1)
             elif op == "prelu":
                 assert tensors[n["slope"]].shape == (c,)
+            elif op == "batch_norm":
+                for attr in ("weight", "bias", "running_mean", "running_var"):
+                    assert tensors[n[attr]].shape == (c,), (n, attr)
+                assert n["eps"] > 0
+            elif op == "pixel_shuffle":
+                r = n["factor"]
+                assert c % (r * r) == 0, (n, c)
+                c, sc = c // (r * r), sc * r
+            elif op == "upsample":
+                sc = sc * n["factor"]
+            elif op == "channel_expand":
+                c = n["repeats"] * c + 1
             elif op in ("add", "sub"):
                 assert channels[n["inputs"][1]] == c, n
+                assert scale[n["inputs"][1]] == sc, n
             channels[n["output"]] = c
+            scale[n["output"]] = sc
             pending.remove(n)
             progress = True
         assert progress, "cycle or undefined input among %s" % [n["output"] for n in pending]
@@ -196,6 +218,18 @@ def check_graph(doc, tensors):
     assert out in channels, "output %s is not computed" % out
     assert used == set(tensors), "unreferenced tensors: %s" % sorted(set(tensors) - used)
     return channels[out]
+
+
+def output_scale(doc):
+    """Spatial scale of the output value (1 for DnCNN, r for x r super-resolution)."""
+    scale = {doc["inputs"][0]["name"]: 1}
+    pending = list(doc["nodes"])
+    while pending:
+        n = next(n for n in pending if all(i in scale for i in n["inputs"]))
+        pending.remove(n)
+        f = n["factor"] if n["op"] in ("pixel_shuffle", "upsample") else 1
+        scale[n["output"]] = scale[n["inputs"][0]] * f
+    return scale[doc["outputs"][0]]
 
 
 # --------------------------------------------------------------------------
@@ -218,8 +252,39 @@ def np_conv2d(x, w, b=None):
     return y
 
 
+def np_pixel_shuffle(x, r):
+    """[C*r*r, H, W] -> [C, H*r, W*r]: y[c, h*r+i, w*r+j] = x[c*r*r + i*r + j, h, w]."""
+    cr, h, w = x.shape
+    c = cr // (r * r)
+    y = np.empty((c, h * r, w * r), dtype=np.float64)
+    for i in range(r):
+        for j in range(r):
+            y[:, i::r, j::r] = x[(i * r + j)::(r * r)]
+    return y
+
+
+def _bilinear_axis(n_in, r):
+    """(i0, i1, lam) per output index: src = max(0, (dst + 0.5)/r - 0.5) (align_corners=False)."""
+    dst = np.arange(n_in * r, dtype=np.float64)
+    src = np.maximum((dst + 0.5) / r - 0.5, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, src - i0
+
+
+def np_upsample(x, mode, r):
+    c, h, w = x.shape
+    if mode == "nearest":
+        return x[:, np.arange(h * r) // r][:, :, np.arange(w * r) // r]
+    assert mode == "bilinear", mode
+    y0, y1, ly = _bilinear_axis(h, r)
+    x0, x1, lx = _bilinear_axis(w, r)
+    t = (1 - ly)[None, :, None] * x[:, y0, :] + ly[None, :, None] * x[:, y1, :]
+    return (1 - lx)[None, None, :] * t[:, :, x0] + lx[None, None, :] * t[:, :, x1]
+
+
 def interpret(doc, tensors, x):
-    """x [1,C,H,W] -> [1,C',H,W], all in float64."""
+    """x [1,C,H,W] -> [1,C',H*s,W*s], all in float64."""
     T = {k: np.asarray(v, dtype=np.float64) for k, v in tensors.items()}
     vals = {doc["inputs"][0]["name"]: np.asarray(x, dtype=np.float64)[0]}
     pending = list(doc["nodes"])
@@ -252,6 +317,19 @@ def interpret(doc, tensors, x):
             y = a * n["scalar"]
         elif op == "div":
             y = a / n["scalar"]
+        elif op == "batch_norm":
+            g = T[n["weight"]].reshape(-1, 1, 1)
+            b = T[n["bias"]].reshape(-1, 1, 1)
+            mu = T[n["running_mean"]].reshape(-1, 1, 1)
+            var = T[n["running_var"]].reshape(-1, 1, 1)
+            y = (a - mu) / np.sqrt(var + n["eps"]) * g + b
+        elif op == "pixel_shuffle":
+            y = np_pixel_shuffle(a, n["factor"])
+        elif op == "upsample":
+            assert n.get("align_corners", False) is False
+            y = np_upsample(a, n["mode"], n["factor"])
+        elif op == "channel_expand":
+            y = np.concatenate([np.repeat(a, n["repeats"], axis=0), a[:1]], axis=0)
         else:
             raise AssertionError("unknown op %s" % op)
         vals[n["output"]] = y
@@ -277,6 +355,32 @@ def random_module(arch, seed, **args):
             elif name.endswith(".weight"):  # tail conv
                 p.copy_(torch.randn(p.shape, generator=g) * 0.01)
             else:  # biases: activations are ~10..100 after x*k
+                p.copy_(torch.randn(p.shape, generator=g) * 10.0)
+    return m
+
+
+def random_module_generic(arch, seed, **args):
+    """bbcul/bbcum/unit module with random, non-trivial parameters for an input in [0, 1]*k."""
+    spec = bbcu_torch.ARCHS[arch]
+    resolved = spec.resolve_args({k: str(v) for k, v in args.items()})
+    g = torch.Generator().manual_seed(seed)
+    m = spec.build_module(resolved)
+    with torch.no_grad():
+        for name, p in list(m.named_parameters()) + list(m.named_buffers()):
+            if name.endswith("num_batches_tracked"):
+                p.fill_(7)
+            elif "pr_prelu" in name:
+                p.copy_(0.05 + 0.45 * torch.rand(p.shape, generator=g))
+            elif name.endswith("binary_conv.weight"):
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif name.endswith("running_var"):
+                p.copy_(0.5 + 20.0 * torch.rand(p.shape, generator=g))
+            elif name.endswith("bn.weight"):
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif name.endswith(".weight"):  # full-precision conv: keep the value range
+                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
+                p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
+            else:  # move0, RPReLU biases, conv biases, BN bias/running_mean: activations are ~10..100
                 p.copy_(torch.randn(p.shape, generator=g) * 10.0)
     return m
 
@@ -537,6 +641,237 @@ class ExporterTest(unittest.TestCase):
                 # and the module is not trivial: the output differs from the input
                 self.assertGreater(float(np.abs(ref - x.numpy()).max()), 1e-3)
 
+
+    # ---- super-resolution archs and units ---------------------------------------
+
+    SR_CASES = [("bbcul", dict(num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=2, k=130), (1, 3, 7, 5)),
+                ("bbcul", dict(num_in_ch=1, num_out_ch=1, num_feat=4, num_block=2, upscale=3, k=130), (1, 1, 6, 9)),
+                ("bbcul", dict(num_in_ch=3, num_out_ch=3, num_feat=4, num_block=1, upscale=4, k=60), (1, 3, 5, 7)),
+                ("bbcum", dict(num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=2, k=130), (1, 3, 6, 9)),
+                ("bbcum", dict(num_in_ch=3, num_out_ch=3, num_feat=4, num_block=1, upscale=3, k=130), (1, 3, 1, 1)),
+                ("bbcum", dict(num_in_ch=1, num_out_ch=1, num_feat=4, num_block=2, upscale=4, k=130), (1, 1, 7, 5)),
+                ("unit", dict(variant="v1", num_feat=8), (1, 3, 7, 5)),
+                ("unit", dict(variant="v2", num_feat=8), (1, 3, 6, 9)),
+                ("unit", dict(variant="v3", num_feat=8, k=130), (1, 3, 7, 5)),
+                ("unit", dict(variant="v4", num_in_ch=1, num_out_ch=1, num_feat=8), (1, 1, 6, 9)),
+                ("unit", dict(variant="h", num_feat=16), (1, 3, 7, 5)),
+                ("unit", dict(variant="h", num_in_ch=2, num_out_ch=1, num_feat=7), (1, 2, 5, 4)),
+                ("unit", dict(variant="u", num_feat=4, upscale=2), (1, 3, 6, 9)),
+                ("unit", dict(variant="u", num_feat=4, upscale=3), (1, 3, 7, 5)),
+                ("unit", dict(variant="t", num_feat=8), (1, 3, 6, 9))]
+
+    def test_interpreter_matches_module_sr_and_units(self):
+        """Every new op in the numpy interpreter against the PyTorch modules (F.interpolate, PixelShuffle)."""
+        for i, (arch, args, shape) in enumerate(self.SR_CASES):
+            with self.subTest(arch=arch, args=args):
+                seed = 100 + i
+                m = random_module_generic(arch, seed, **args)
+                ck = self.path("sr%d.pth" % seed)
+                torch.save({"params": m.state_dict()}, ck)
+                prefix = self.path("sr%d" % seed)
+                self.assertEqual(export_main(["--arch", arch, "--checkpoint", ck] + self.arg_list(args)
+                                             + ["--out", prefix]), 0)
+                with open(prefix + ".json") as f:
+                    doc = json.load(f)
+                tensors, meta = safetensors_io.load(prefix + ".safetensors")
+                self.assertEqual(schema_errors(doc, self.schema, self.schema), [])
+                self.assertEqual(list(tensors), bbcu_torch.graph_tensor_keys(doc))
+                self.assertEqual(check_graph(doc, tensors), doc["source"]["args"].get("num_out_ch", 3))
+                g = torch.Generator().manual_seed(seed)
+                x = torch.rand(shape, generator=g) * 1.5 - 0.25
+                with torch.no_grad():
+                    ref = m.double()(x.double()).numpy()
+                got = interpret(doc, tensors, x.numpy())
+                self.assertEqual(got.shape, ref.shape)
+                r = output_scale(doc)
+                self.assertEqual(ref.shape[2:], (shape[2] * r, shape[3] * r))
+                self.assertLessEqual(float(np.abs(got - ref).max()), 1e-5)
+                self.assertGreater(float(np.abs(ref).max()), 1e-3)
+
+    def test_upsampling_ops_match_pytorch(self):
+        """pixel_shuffle and upsample (nearest, bilinear align_corners=False) exactly as PyTorch computes them."""
+        g = torch.Generator().manual_seed(5)
+        for r in (2, 3, 4):
+            for h, w in ((1, 1), (5, 7), (6, 9), (2, 3)):
+                with self.subTest(r=r, h=h, w=w):
+                    x = torch.randn(1, 2 * r * r, h, w, generator=g, dtype=torch.float64)
+                    self.assertTrue(np.array_equal(np_pixel_shuffle(x[0].numpy(), r),
+                                                   torch.nn.functional.pixel_shuffle(x, r)[0].numpy()))
+                    near = torch.nn.functional.interpolate(x, scale_factor=r, mode="nearest")[0].numpy()
+                    self.assertTrue(np.array_equal(np_upsample(x[0].numpy(), "nearest", r), near))
+                    bil = torch.nn.functional.interpolate(x, scale_factor=r, mode="bilinear",
+                                                          align_corners=False)[0].numpy()
+                    self.assertLessEqual(float(np.abs(np_upsample(x[0].numpy(), "bilinear", r) - bil).max()), 1e-12)
+                    x32 = x.float()
+                    bil32 = torch.nn.functional.interpolate(x32, scale_factor=r, mode="bilinear",
+                                                            align_corners=False)[0].numpy()
+                    self.assertLessEqual(float(np.abs(np_upsample(x32[0].numpy().astype(np.float64), "bilinear", r)
+                                                      - bil32).max()), 1e-5)
+
+    def test_sr_state_dict_keys(self):
+        """bbcul/bbcum keys and shapes are the authors' (bbcul_arch.py, bbcum_arch.py, quant_convs_bbcu.py)."""
+        for arch in ("bbcul", "bbcum"):
+            spec = bbcu_torch.ARCHS[arch]
+            self.assertEqual(dict(spec.defaults), dict(num_in_ch=3, num_out_ch=3, num_feat=64, num_block=16,
+                                                       upscale=4, k=130.0))
+            exp = spec.expected_tensors(spec.resolve_args({}))
+            body = [k for k in exp if k.startswith("body.") and k.endswith(".move0.bias")]
+            self.assertEqual(len(body), 32)  # 16 blocks of two BBCU-B units
+            self.assertEqual(body[0], "body.0.body.0.move0.bias")
+            self.assertEqual(body[-1], "body.15.body.1.move0.bias")
+            self.assertNotIn("body.0.body.0.binary_conv.bias", exp)
+            self.assertEqual(exp["conv_first.weight"], (64, 3, 3, 3))
+            self.assertEqual(exp["conv_first.bias"], (64,))
+            self.assertEqual(exp["conv_last.weight"], (3, 64, 3, 3))
+            self.assertEqual(exp["conv_last.bias"], (3,))
+        lx4 = bbcu_torch.ARCHS["bbcul"].expected_tensors(bbcu_torch.ARCHS["bbcul"].resolve_args({}))
+        self.assertEqual(lx4["upconv1.weight"], (256, 64, 3, 3))
+        self.assertEqual(lx4["upconv2.weight"], (256, 64, 3, 3))
+        self.assertEqual(lx4["upconv2.bias"], (256,))
+        self.assertEqual(lx4["conv_hr.weight"], (64, 64, 3, 3))
+        spec = bbcu_torch.ARCHS["bbcul"]
+        lx3 = spec.expected_tensors(spec.resolve_args({"upscale": "3"}))
+        self.assertEqual(lx3["upconv1.weight"], (576, 64, 3, 3))
+        self.assertNotIn("upconv2.weight", lx3)
+        spec = bbcu_torch.ARCHS["bbcum"]
+        mx4 = spec.expected_tensors(spec.resolve_args({}))
+        for up in ("upconv1", "upconv2"):
+            self.assertEqual(mx4[up + ".move0.bias"], (1, 64, 1, 1))
+            self.assertEqual(mx4[up + ".binary_conv.weight"], (256, 64, 3, 3))
+            self.assertEqual(mx4[up + ".relu.pr_bias0.bias"], (1, 256, 1, 1))
+            self.assertEqual(mx4[up + ".relu.pr_prelu.weight"], (256,))
+            self.assertNotIn(up + ".binary_conv.bias", mx4)
+        self.assertEqual(mx4["conv_hr.move0.bias"], (1, 64, 1, 1))
+        self.assertEqual(mx4["conv_hr.binary_conv.weight"], (64, 64, 3, 3))
+        self.assertNotIn("conv_hr.weight", mx4)
+        mx2 = spec.expected_tensors(spec.resolve_args({"upscale": "2", "num_feat": "16", "num_block": "1"}))
+        self.assertEqual(mx2["upconv1.binary_conv.weight"], (64, 16, 3, 3))
+        self.assertEqual(len(mx2), 2 + 2 * 5 + 5 + 5 + 2)
+        self.assertNotIn("upconv2.move0.bias", mx2)
+
+    def test_sr_key_mismatches(self):
+        args = dict(num_feat=4, num_block=1, upscale=2)
+        m = random_module_generic("bbcul", 3, **args)
+        ck = self.path("l.pth")
+        torch.save({"params": m.state_dict()}, ck)
+        # a BBCU-L checkpoint is not a BBCU-M one
+        rc, out, err = run_exporter("--arch", "bbcum", "--checkpoint", ck, *self.arg_list(args), "--out", self.path("lm"))
+        self.assertEqual(rc, 2)
+        for needle in ("missing:     upconv1.move0.bias  expected shape [1, 4, 1, 1]",
+                       "missing:     upconv1.binary_conv.weight  expected shape [16, 4, 3, 3]",
+                       "missing:     conv_hr.binary_conv.weight  expected shape [4, 4, 3, 3]",
+                       "unexpected:  upconv1.weight  shape [16, 4, 3, 3]",
+                       "unexpected:  conv_hr.weight  shape [4, 4, 3, 3]"):
+            self.assertIn(needle, err)
+        # wrong upscale: x3 expects 9x channels in upconv1
+        rc, out, err = run_exporter("--arch", "bbcul", "--checkpoint", ck, "--arg", "num_feat=4", "--arg", "num_block=1",
+                                    "--arg", "upscale=3", "--out", self.path("l3"))
+        self.assertEqual(rc, 2)
+        self.assertIn("mis-shaped:  upconv1.weight  expected [36, 4, 3, 3], got [16, 4, 3, 3]", err)
+        # x4 wants upconv2; num_block=2 wants body.1
+        rc, out, err = run_exporter("--arch", "bbcul", "--checkpoint", ck, "--arg", "num_feat=4", "--arg", "num_block=2",
+                                    "--arg", "upscale=4", "--out", self.path("l4"))
+        self.assertEqual(rc, 2)
+        self.assertIn("missing:     upconv2.weight  expected shape [16, 4, 3, 3]", err)
+        self.assertIn("missing:     body.1.body.1.relu.pr_prelu.weight  expected shape [4]", err)
+        self.assertFalse(os.path.exists(self.path("l4.json")))
+        # and the right args export it, from {"params": sd}
+        doc, tensors, meta = self.export_ok("bbcul", ck, args, self.path("lok"))
+        self.check_export(doc, tensors, meta, "bbcul", state_dict_np(m))
+        self.assertEqual(doc["source"]["checkpoint_container"], "params")
+        self.assertEqual(doc["source"]["args"], dict(num_in_ch=3, num_out_ch=3, num_feat=4, num_block=1,
+                                                     upscale=2, k=130))
+
+    def test_sr_and_unit_arg_names(self):
+        m = random_module_generic("bbcum", 4, num_feat=4, num_block=1, upscale=2)
+        ck = self.path("m.pth")
+        torch.save({"params": m.state_dict()}, ck)
+        for arch, bad, msg in (
+                ("bbcum", "nc=4", "unknown --arg name(s) for arch 'bbcum': nc (allowed: num_in_ch, num_out_ch, "
+                                  "num_feat, num_block, upscale, k)"),
+                ("bbcul", "in_nc=3", "unknown --arg name(s) for arch 'bbcul': in_nc"),
+                ("bbcul", "act_mode=BR", "unknown --arg name(s) for arch 'bbcul': act_mode"),
+                ("bbcum", "upscale=5", "--arg upscale=5: must be 2, 3 or 4"),
+                ("bbcum", "upscale=x2", "--arg upscale=x2: expected an integer"),
+                ("bbcum", "k=-1", "--arg k=-1: must be a finite number > 0"),
+                ("bbcum", "num_block=0", "--arg num_block=0: must be >= 1"),
+                ("unit", "variant=v5", "--arg variant=v5: must be one of v1|v2|v3|v4|h|u|t"),
+                ("unit", "nb=3", "unknown --arg name(s) for arch 'unit': nb"),
+        ):
+            with self.subTest(arg=bad):
+                rc, out, err = run_exporter("--arch", arch, "--checkpoint", ck, "--arg", bad, "--out", self.path("a"))
+                self.assertEqual(rc, 2)
+                self.assertIn(msg, err)
+        spec = bbcu_torch.ARCHS["unit"]
+        for over, msg in (({"variant": "v1", "k": "130"}, "variant v1 has no residual alignment, k must be 1"),
+                          ({"variant": "v2", "k": "2"}, "variant v2 has no residual alignment, k must be 1"),
+                          ({"variant": "v3", "k": "1"}, "variant v3 is V2 with residual alignment, k must be > 1"),
+                          ({"variant": "h", "num_feat": "16", "num_in_ch": "1"}, "BBCU-H needs num_feat = s*num_in_ch + 1"),
+                          ({"variant": "h", "num_feat": "15"}, "BBCU-H needs num_feat = s*num_in_ch + 1"),
+                          ({"variant": "t", "num_out_ch": "1"}, "num_out_ch must equal num_in_ch=3"),
+                          ({"variant": "u", "upscale": "4"}, "a BBCU-U unit upsamples by 2 or 3")):
+            with self.subTest(over=over):
+                with self.assertRaises(ValueError) as cm:
+                    spec.resolve_args(over)
+                self.assertIn(msg, str(cm.exception))
+        self.assertEqual(spec.resolve_args({"variant": "v1"})["k"], 1.0)
+        self.assertEqual(spec.resolve_args({"variant": "v2"})["k"], 1.0)
+        self.assertEqual(spec.resolve_args({"variant": "v3"})["k"], 130.0)
+        self.assertEqual(spec.resolve_args({})["k"], 130.0)
+
+    def test_batch_norm_num_batches_tracked_ignored(self):
+        m = random_module_generic("unit", 9, variant="v1", num_feat=4)
+        sd = m.state_dict()
+        self.assertIn("unit.bn.num_batches_tracked", sd)
+        expected = collections.OrderedDict((k, v) for k, v in state_dict_np(m).items()
+                                           if not k.endswith("num_batches_tracked"))
+        for label, ckpt in (("with", sd), ("without", collections.OrderedDict(
+                (k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked")))):
+            with self.subTest(num_batches_tracked=label):
+                ck = self.path("bn_%s.pth" % label)
+                torch.save(ckpt, ck)
+                doc, tensors, meta = self.export_ok("unit", ck, dict(variant="v1", num_feat=4), self.path("bn_" + label))
+                self.check_export(doc, tensors, meta, "unit", expected)
+                bn = [n for n in doc["nodes"] if n["op"] == "batch_norm"]
+                self.assertEqual(len(bn), 1)
+                self.assertEqual(bn[0]["eps"], 1e-5)
+                self.assertEqual(bn[0]["running_var"], "unit.bn.running_var")
+                self.assertEqual(doc["source"]["args"]["k"], 1)
+        # missing running stats are reported like any other tensor
+        bad = collections.OrderedDict((k, v) for k, v in sd.items() if not k.endswith("running_var"))
+        ck = self.path("bn_bad.pth")
+        torch.save(bad, ck)
+        rc, out, err = run_exporter("--arch", "unit", "--checkpoint", ck, "--arg", "variant=v1", "--arg", "num_feat=4",
+                                    "--out", self.path("bn_bad"))
+        self.assertEqual(rc, 2)
+        self.assertIn("missing:     unit.bn.running_var  expected shape [4]", err)
+
+    def test_unit_graph_shapes(self):
+        """The op sequence of each unit, as docs/model-format.md lists it."""
+        expect = {
+            "v1": ["binary_conv2d", "batch_norm", "add", "rprelu"],
+            "v2": ["binary_conv2d", "add", "rprelu"],
+            "v3": ["binary_conv2d", "add", "rprelu"],
+            "v4": ["binary_conv2d", "rprelu", "add"],
+            "h": ["binary_conv2d", "rprelu", "channel_expand", "add"],
+            "u": ["binary_conv2d", "rprelu", "pixel_shuffle", "upsample", "add"],
+            "t": ["binary_conv2d", "rprelu", "add"],
+        }
+        spec = bbcu_torch.ARCHS["unit"]
+        for v, ops in expect.items():
+            with self.subTest(variant=v):
+                doc = bbcu_torch.build_graph(spec, spec.resolve_args({"variant": v}))
+                got = [n["op"] for n in doc["nodes"]]
+                head = ["mul"] if v == "h" else ["mul", "conv2d", "leaky_relu"]
+                tail = ["div"] if v == "t" else ["conv2d", "div"]
+                self.assertEqual(got, head + ops + tail)
+                self.assertEqual(schema_errors(json.loads(json.dumps(doc)), self.schema, self.schema), [])
+        doc = bbcu_torch.build_graph(spec, spec.resolve_args({"variant": "t"}))
+        self.assertEqual(doc["nodes"][-2]["inputs"], ["unit.act", "x_amp"])  # BBCU-T: residual = k*x
+        doc = bbcu_torch.build_graph(spec, spec.resolve_args({"variant": "h"}))
+        self.assertEqual([n.get("repeats") for n in doc["nodes"] if n["op"] == "channel_expand"], [5])
+        self.assertEqual(doc["nodes"][1]["inputs"], ["x_amp"])
+
     # ---- schema ----------------------------------------------------------------
 
     def test_schema_accepts_and_rejects(self):
@@ -571,6 +906,40 @@ class ExporterTest(unittest.TestCase):
         self.assertTrue(bad(lambda d: d["nodes"].append({"op": "div", "inputs": ["y"], "output": "z", "scalar": 0})))
         self.assertTrue(bad(lambda d: d["nodes"].append({"op": "add", "inputs": ["y"], "output": "z"})))
         self.assertFalse(bad(lambda d: d["nodes"].append({"op": "add", "inputs": ["y", "u"], "output": "z"})))
+        # the super-resolution ops
+        new_ok = [{"op": "pixel_shuffle", "inputs": ["y"], "output": "z", "factor": 2},
+                  {"op": "upsample", "inputs": ["y"], "output": "z", "mode": "nearest", "factor": 3},
+                  {"op": "upsample", "inputs": ["y"], "output": "z", "mode": "bilinear", "factor": 4,
+                   "align_corners": False},
+                  {"op": "batch_norm", "inputs": ["y"], "output": "z", "weight": "b.weight", "bias": "b.bias",
+                   "running_mean": "b.running_mean", "running_var": "b.running_var", "eps": 1e-5},
+                  {"op": "channel_expand", "inputs": ["y"], "output": "z", "repeats": 21}]
+        for node in new_ok:
+            with self.subTest(node=node):
+                self.assertFalse(bad(lambda d: d["nodes"].append(node)))
+        new_bad = [({"op": "pixel_shuffle", "inputs": ["y"], "output": "z", "factor": 1}),
+                   ({"op": "pixel_shuffle", "inputs": ["y"], "output": "z"}),
+                   ({"op": "pixel_shuffle", "inputs": ["y"], "output": "z", "factor": 2.5}),
+                   ({"op": "upsample", "inputs": ["y"], "output": "z", "mode": "bicubic", "factor": 2}),
+                   ({"op": "upsample", "inputs": ["y"], "output": "z", "mode": "bilinear", "factor": 2}),
+                   ({"op": "upsample", "inputs": ["y"], "output": "z", "mode": "bilinear", "factor": 2,
+                     "align_corners": True}),
+                   ({"op": "upsample", "inputs": ["y"], "output": "z", "mode": "nearest", "factor": 2,
+                     "align_corners": False}),
+                   ({"op": "upsample", "inputs": ["y"], "output": "z", "factor": 2}),
+                   ({"op": "upsample", "inputs": ["y"], "output": "z", "mode": "nearest", "factor": 1}),
+                   ({"op": "batch_norm", "inputs": ["y"], "output": "z", "weight": "b.weight", "bias": "b.bias",
+                     "running_mean": "b.running_mean", "running_var": "b.running_var"}),
+                   ({"op": "batch_norm", "inputs": ["y"], "output": "z", "weight": "b.weight", "bias": "b.bias",
+                     "running_mean": "b.running_mean", "running_var": "b.running_var", "eps": 0}),
+                   ({"op": "batch_norm", "inputs": ["y"], "output": "z", "weight": "b.weight", "bias": "b.bias",
+                     "running_mean": "b.running_mean", "running_var": "b.running_var", "eps": 1e-5,
+                     "num_batches_tracked": "b.num_batches_tracked"}),
+                   ({"op": "channel_expand", "inputs": ["y"], "output": "z", "repeats": 0}),
+                   ({"op": "channel_expand", "inputs": ["y", "u"], "output": "z", "repeats": 2})]
+        for node in new_bad:
+            with self.subTest(node=node):
+                self.assertTrue(bad(lambda d: d["nodes"].append(node)))
 
     def _export_bare(self):
         self.export_ok("dncnn", self.bare, self.small_args, self.path("schema"))
@@ -598,7 +967,13 @@ class FixturesTest(unittest.TestCase):
         schema = load_schema()
         with open(os.path.join(FIXTURES, "manifest.json")) as f:
             manifest = json.load(f)
-        self.assertGreaterEqual(len(manifest["cases"]), 7)
+        names = [c["name"] for c in manifest["cases"]]
+        self.assertGreaterEqual(len(names), 21)
+        for required in ("bbcul_x2", "bbcul_x3", "bbcul_x4", "bbcum_x2", "bbcum_x3", "bbcum_x4", "unit_v1",
+                         "unit_v2", "unit_v3", "unit_v4", "unit_h", "unit_u2", "unit_u3", "unit_t"):
+            self.assertIn(required, names)
+        self.assertEqual(sorted(names), sorted(d for d in os.listdir(FIXTURES)
+                                               if os.path.isdir(os.path.join(FIXTURES, d))))
         for case in manifest["cases"]:
             with self.subTest(case=case["name"]):
                 d = os.path.join(FIXTURES, case["name"])
@@ -612,6 +987,12 @@ class FixturesTest(unittest.TestCase):
                 self.assertEqual(list(io_t["input"].shape), case["input_shape"])
                 self.assertEqual(io_t["output"].shape[1], out_c)
                 self.assertEqual(io_t["output_f64"].dtype, np.dtype("<f8"))
+                r = output_scale(doc)
+                n, c, h, w = case["input_shape"]
+                self.assertEqual(list(io_t["output"].shape), [n, out_c, h * r, w * r])
+                self.assertEqual(list(io_t["output_f64"].shape), [n, out_c, h * r, w * r])
+                if "output_shape" in case:
+                    self.assertEqual(case["output_shape"], [n, out_c, h * r, w * r])
                 got = interpret(doc, tensors, io_t["input"])
                 self.assertLessEqual(float(np.abs(got - io_t["output_f64"]).max()), 1e-9)
                 diff = io_t["output"].astype(np.float64) - io_t["output_f64"]

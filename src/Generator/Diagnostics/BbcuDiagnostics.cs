@@ -68,6 +68,9 @@ internal static class BbcuDiagnostics
     public static readonly DiagnosticDescriptor MalformedWeights = Error("BBCU024", "Malformed safetensors file",
         "{0}: malformed safetensors file: {1}; re-export the weights (tools/export_bbcu.py) or replace the file");
 
+    public static readonly DiagnosticDescriptor SizeMismatch = Error("BBCU025", "Spatial size mismatch",
+        "{0}: node '{1}' combines '{2}' at {3}× the input size with '{4}' at {5}×; both inputs of an elementwise op must have the same size (check the upsampling factors)");
+
     public static readonly DiagnosticDescriptor SignZeroInput = Info("BBCU030", "Sign inputs can be exactly zero",
         "{0}: binary conv '{1}' reads '{2}', which can be exactly at the Sign threshold in channels {3} (threshold exactly 0 after ReLU); torch.sign gives 0 there and the compiled model reproduces it exactly with per-pixel zero masks");
 
@@ -90,7 +93,7 @@ internal static class BbcuDiagnostics
     {
         ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, MalformedJson, InvalidModel,
         UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
-        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SignZeroInput, ZeroWeights, InternalError,
+        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, InternalError,
     };
 
     public static DiagnosticDescriptor Get(string id) => ById[id];

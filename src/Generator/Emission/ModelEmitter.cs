@@ -70,7 +70,7 @@ internal sealed class ModelEmitter
         Line("/// <summary>Channels of the output image (planar CHW float32).</summary>");
         Line($"public const int OutputChannels = {_program.Output.Channels};");
         Line("/// <summary>Output size factor: the output is (Scale·height) × (Scale·width).</summary>");
-        Line("public const int Scale = 1;");
+        Line($"public const int Scale = {_program.Output.Scale};");
         Line("/// <summary>Number of compiled layers.</summary>");
         Line($"public const int LayerCount = {layers.Count};");
         Line("/// <summary>The model's name in its description file.</summary>");
@@ -79,7 +79,7 @@ internal sealed class ModelEmitter
         Line($"private const int FloatsPerPixel = {_plan.FloatsPerPixel};");
         Line($"private const int WordsPerPixel = {_plan.WordsPerPixel};");
         Line($"private const int KindsPerPixel = {_plan.KindsPerPixel};");
-        Line($"private const int MaxChannels = {_plan.MaxChannels};");
+        Line($"private const int MaxFloats = {_plan.MaxFloats};");
         Line();
         Line("/// <summary>Bytes of workspace a <paramref name=\"width\"/> × <paramref name=\"height\"/> image needs.</summary>");
         Line("public static long WorkspaceBytes(int width, int height) =>");
@@ -103,7 +103,7 @@ internal sealed class ModelEmitter
         Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
         Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output)");
         Open();
-        Line($"BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxChannels);");
+        Line($"BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);");
         Line("Run(input, width, height, output, CreateWorkspace(width, height));");
         Close();
         Line();
@@ -116,7 +116,7 @@ internal sealed class ModelEmitter
         Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace)");
         Open();
         Line("ArgumentNullException.ThrowIfNull(workspace);");
-        Line($"int plane = BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxChannels);");
+        Line($"int plane = BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);");
         Line($"workspace.Enter(nameof({_request.ClassName}), (long)plane * FloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel, width, height);");
         Line("try");
         Open();
@@ -152,7 +152,7 @@ internal sealed class ModelEmitter
             if (_names.ContainsKey(layer.Output)) continue;
             string name = $"v{n++}";
             _names[layer.Output] = name;
-            Line($"Span<float> {name} = floats.Slice({_plan.Offsets[layer.Output]} * plane, {layer.Output.Channels} * plane); // '{Literals.Comment(layer.Output.Name)}'");
+            Line($"Span<float> {name} = floats.Slice({_plan.Offsets[layer.Output]} * plane, {layer.Output.FloatsPerInputPixel} * plane); // '{Literals.Comment(layer.Output.Name)}'{(layer.Output.Scale > 1 ? $" ({layer.Output.Channels} × {layer.Output.Scale}H × {layer.Output.Scale}W)" : "")}");
         }
         if (_program.Layers.Count == 0)
             Line("input.CopyTo(output);");
@@ -160,15 +160,18 @@ internal sealed class ModelEmitter
         {
             Layer layer = _program.Layers[i];
             string x = _names[layer.Inputs[0]], y = _names[layer.Output];
+            int s = layer.Inputs[0].Scale;
+            string size = s == 1 ? "width, height" : $"width * {s}, height * {s}";
+            string plane = s == 1 ? "plane" : $"plane * {s * s}";
             string call = layer switch
             {
-                ConvLayer => $"{x}, {y}, width, height",
+                ConvLayer or ResampleLayer => $"{x}, {y}, {size}",
                 BinaryConvLayer b => b.Residual is null
-                    ? $"{x}, {y}, packed, kinds, width, height"
-                    : $"{x}, {_names[b.Residual]}, {y}, packed, kinds, width, height",
+                    ? $"{x}, {y}, packed, kinds, {size}"
+                    : $"{x}, {_names[b.Residual]}, {y}, packed, kinds, {size}",
                 ElementwiseLayer => $"{x}, {_names[layer.Inputs[1]]}, {y}",
                 ScalarLayer => $"{x}, {y}",
-                _ => $"{x}, {y}, plane",
+                _ => $"{x}, {y}, {plane}",
             };
             Line($"{MethodName(i)}({call});");
         }
@@ -179,7 +182,7 @@ internal sealed class ModelEmitter
     private void EmitLayer(int index, Layer layer)
     {
         string m = MethodName(index);
-        string inShape = $"[{layer.Inputs[0].Channels}, H, W]", outShape = $"[{layer.Output.Channels}, H, W]";
+        string inShape = Shape(layer.Inputs[0]), outShape = Shape(layer.Output);
         var doc = new List<string> { $"Layer {index}: {Kind(layer)} '{layer.Label}' → '{layer.Output.Name}'." };
         switch (layer)
         {
@@ -275,13 +278,48 @@ internal sealed class ModelEmitter
                 Floats($"{m}_Slopes", r.Slopes, "RPReLU slopes");
                 Floats($"{m}_Bias1", r.Bias1, "RPReLU bias1");
                 break;
+            case AffineLayer a:
+                doc.Add($"y = x·scale[c] + shift[c]. Shapes: x {inShape} → y {outShape}.");
+                Comment(doc, layer.Notes);
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane) =>");
+                Line($"    FloatKernels.Affine(x, y, {a.Inputs[0].Channels}, plane, {m}_Scale, {m}_Shift);");
+                Floats($"{m}_Scale", a.Scale, $"[{a.Inputs[0].Channels}] scale");
+                Floats($"{m}_Shift", a.Shift, $"[{a.Inputs[0].Channels}] shift");
+                break;
+            case ResampleLayer r:
+            {
+                string what = r.Kind switch
+                {
+                    ResampleKind.PixelShuffle => $"y[c, h·{r.Factor}+i, w·{r.Factor}+j] = x[c·{r.Factor * r.Factor} + i·{r.Factor} + j, h, w] (PixelShuffle({r.Factor}))",
+                    ResampleKind.Nearest => $"y[c, h, w] = x[c, h div {r.Factor}, w div {r.Factor}] (nearest upsampling ×{r.Factor})",
+                    _ => $"bilinear upsampling ×{r.Factor}, align_corners = false, as PyTorch computes it",
+                };
+                doc.Add(what + ".");
+                doc.Add($"Shapes: x {inShape} → y {outShape}.");
+                Comment(doc, layer.Notes);
+                string kernel = r.Kind switch { ResampleKind.PixelShuffle => "PixelShuffle", ResampleKind.Nearest => "UpsampleNearest", _ => "UpsampleBilinear" };
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height) =>");
+                Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height);");
+                break;
+            }
+            case ChannelExpandLayer e:
+                doc.Add($"y = concat(repeat_interleave(x, {e.Repeats}), x[0]) (BBCU-H residual). Shapes: x {inShape} → y {outShape}.");
+                Comment(doc, layer.Notes);
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane) =>");
+                Line($"    ResampleKernels.ChannelExpand(x, y, {e.Inputs[0].Channels}, {e.Repeats}, plane);");
+                break;
             default:
                 throw new InvalidOperationException($"no emitter for {layer.GetType().Name}");
         }
     }
 
+    private static string Shape(Value v) => v.Scale == 1 ? $"[{v.Channels}, H, W]" : $"[{v.Channels}, {v.Scale}H, {v.Scale}W]";
+
     private static string Kind(Layer layer) => layer switch
     {
+        AffineLayer => "batch_norm",
+        ResampleLayer r => r.Kind == ResampleKind.PixelShuffle ? "pixel_shuffle" : "upsample",
+        ChannelExpandLayer => "channel_expand",
         ConvLayer => "conv2d",
         BinaryConvLayer => "binary_conv2d",
         ElementwiseLayer e => e.Op == ElementwiseOp.Add ? "add" : "sub",

@@ -120,6 +120,43 @@ internal sealed class RPReluLayer : Layer
     public float[] Bias1 { get; }
 }
 
+/// <summary>Per-channel affine map <c>y = x·Scale[c] + Shift[c]</c> (an inference-mode BatchNorm).</summary>
+internal sealed class AffineLayer : Layer
+{
+    public AffineLayer(string label, Value input, Value output, float[] scale, float[] shift)
+        : base(label, new List<Value> { input }, output)
+    {
+        Scale = scale; Shift = shift;
+    }
+
+    public float[] Scale { get; }
+    public float[] Shift { get; }
+}
+
+internal enum ResampleKind { PixelShuffle, Nearest, Bilinear }
+
+/// <summary>Changes the spatial size by <see cref="Factor"/>: pixel shuffle, or nearest / bilinear upsampling.</summary>
+internal sealed class ResampleLayer : Layer
+{
+    public ResampleLayer(string label, ResampleKind kind, int factor, Value input, Value output)
+        : base(label, new List<Value> { input }, output)
+    {
+        Kind = kind; Factor = factor;
+    }
+
+    public ResampleKind Kind { get; }
+    public int Factor { get; }
+}
+
+/// <summary>BBCU-H's residual: <c>concat(repeat_interleave(x, Repeats), x[0])</c>.</summary>
+internal sealed class ChannelExpandLayer : Layer
+{
+    public ChannelExpandLayer(string label, int repeats, Value input, Value output)
+        : base(label, new List<Value> { input }, output) => Repeats = repeats;
+
+    public int Repeats { get; }
+}
+
 /// <summary>The whole program: layers in execution order, the input and output values.</summary>
 internal sealed class LayerProgram
 {

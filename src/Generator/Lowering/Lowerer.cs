@@ -52,6 +52,29 @@ internal static class Lowerer
                 return new ScalarLayer(n.Label, ScalarOp.Multiply, (float)n.Scalars["scalar"], x, n.Output);
             case "div":
                 return new ScalarLayer(n.Label, ScalarOp.Divide, (float)n.Scalars["scalar"], x, n.Output);
+            case "pixel_shuffle":
+                return new ResampleLayer(n.Label, ResampleKind.PixelShuffle, (int)n.Scalars["factor"], x, n.Output);
+            case "upsample":
+                return new ResampleLayer(n.Label, n.Strings["mode"] == "nearest" ? ResampleKind.Nearest : ResampleKind.Bilinear, (int)n.Scalars["factor"], x, n.Output);
+            case "channel_expand":
+                return new ChannelExpandLayer(n.Label, (int)n.Scalars["repeats"], x, n.Output);
+            case "batch_norm":
+            {
+                // As PyTorch's CPU inference does: w = weight / sqrt(var + eps), b = bias − mean·w, y = x·w + b.
+                float eps = n.Scalars.TryGetValue("eps", out double e) ? (float)e : 1e-5f;
+                float[] weight = n.Tensor("weight")!.Data, bias = n.Tensor("bias")!.Data, mean = n.Tensor("running_mean")!.Data, variance = n.Tensor("running_var")!.Data;
+                var scale = new float[x.Channels];
+                var shift = new float[x.Channels];
+                for (int c = 0; c < scale.Length; c++)
+                {
+                    float invstd = (float)(1.0 / Math.Sqrt(variance[c] + eps));
+                    scale[c] = weight[c] * invstd;
+                    shift[c] = bias[c] - mean[c] * scale[c];
+                }
+                var layer = new AffineLayer(n.Label, x, n.Output, scale, shift);
+                layer.Notes.Add($"batch_norm '{n.Label}' as y = x·w + b with w = weight/sqrt(running_var + {eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})");
+                return layer;
+            }
             default:
                 throw new InvalidOperationException($"op '{n.Op}' passed validation but has no lowering");
         }

@@ -15,8 +15,8 @@ internal sealed class BufferPlan
     public int WordsPerPixel { get; set; }
     /// <summary>Flag bytes per pixel (shared by all binary layers).</summary>
     public int KindsPerPixel { get; set; }
-    /// <summary>The widest value, in channels.</summary>
-    public int MaxChannels { get; set; }
+    /// <summary>The widest value, in floats per input pixel (channels · scale²).</summary>
+    public int MaxFloats { get; set; }
 }
 
 /// <summary>
@@ -28,7 +28,7 @@ internal static class BufferPlanner
 {
     public static BufferPlan Plan(LayerProgram program)
     {
-        var plan = new BufferPlan { MaxChannels = program.Input.Channels };
+        var plan = new BufferPlan { MaxFloats = program.Input.FloatsPerInputPixel };
         var lastUse = new Dictionary<Value, int>();
         for (int i = 0; i < program.Layers.Count; i++)
             foreach (Value v in program.Layers[i].Inputs) lastUse[v] = i;
@@ -39,25 +39,27 @@ internal static class BufferPlanner
         {
             Layer layer = program.Layers[i];
             Value output = layer.Output;
-            plan.MaxChannels = Math.Max(plan.MaxChannels, output.Channels);
+            int need = output.FloatsPerInputPixel;
+            plan.MaxFloats = Math.Max(plan.MaxFloats, need);
             if (layer is BinaryConvLayer b)
             {
-                plan.WordsPerPixel = Math.Max(plan.WordsPerPixel, 2 * b.Words);
-                plan.KindsPerPixel = 1;
+                int area = b.Inputs[0].Scale * b.Inputs[0].Scale;
+                plan.WordsPerPixel = Math.Max(plan.WordsPerPixel, 2 * b.Words * area);
+                plan.KindsPerPixel = Math.Max(plan.KindsPerPixel, area);
             }
             if (output != program.Output)
             {
                 // Best fit among free slots; else grow the largest free one; else a new slot.
                 int best = -1;
                 for (int s = 0; s < slots.Count; s++)
-                    if (slots[s].Free && slots[s].Capacity >= output.Channels && (best < 0 || slots[s].Capacity < slots[best].Capacity))
+                    if (slots[s].Free && slots[s].Capacity >= need && (best < 0 || slots[s].Capacity < slots[best].Capacity))
                         best = s;
                 if (best < 0)
                     for (int s = 0; s < slots.Count; s++)
                         if (slots[s].Free && (best < 0 || slots[s].Capacity > slots[best].Capacity))
                             best = s;
-                if (best < 0) { slots.Add((output.Channels, false)); best = slots.Count - 1; }
-                slots[best] = (Math.Max(slots[best].Capacity, output.Channels), false);
+                if (best < 0) { slots.Add((need, false)); best = slots.Count - 1; }
+                slots[best] = (Math.Max(slots[best].Capacity, need), false);
                 slotOf[output] = best;
             }
             foreach (Value v in layer.Inputs)

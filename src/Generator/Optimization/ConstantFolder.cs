@@ -32,8 +32,8 @@ internal static class ConstantFolder
             if (Producer(p, s.Inputs[0]) is not ElementwiseLayer e || Uses(p, e.Output) != 1) continue;
             if (!CanAbsorb(p, e.Inputs[0], s) || !CanAbsorb(p, e.Inputs[1], s)) continue;
             int at = p.Layers.IndexOf(e);
-            var a = new Value(e.Inputs[0].Name + Suffix(s), e.Inputs[0].Channels);
-            var b = new Value(e.Inputs[1].Name + Suffix(s), e.Inputs[1].Channels);
+            var a = new Value(e.Inputs[0].Name + Suffix(s), e.Inputs[0].Channels, e.Inputs[0].Scale);
+            var b = new Value(e.Inputs[1].Name + Suffix(s), e.Inputs[1].Channels, e.Inputs[1].Scale);
             p.Layers.Insert(at, new ScalarLayer(s.Label, s.Op, s.Scalar, e.Inputs[1], b));
             p.Layers.Insert(at, new ScalarLayer(s.Label, s.Op, s.Scalar, e.Inputs[0], a));
             e.Inputs[0] = a;

@@ -15,7 +15,49 @@ internal static class EpilogueFuser
     {
         bool changed = true;
         while (changed)
-            changed = FuseRPRelu(p) || FuseResidual(p) || FuseActivation(p);
+            changed = FuseAffine(p) || FuseRPRelu(p) || FuseResidual(p) || FuseActivation(p);
+    }
+
+    /// <summary>conv → per-channel affine (BatchNorm): folded into α and the shift (binary) or the weights and bias.</summary>
+    private static bool FuseAffine(LayerProgram p)
+    {
+        foreach (AffineLayer a in p.Layers.OfType<AffineLayer>())
+        {
+            Layer? producer = ConstantFolder.Producer(p, a.Inputs[0]);
+            if (producer is null || ConstantFolder.Uses(p, producer.Output) != 1) continue;
+            if (producer is BinaryConvLayer b && b.Slopes is null && b.Bias1 is null && b.Residual is null)
+            {
+                var alpha = new float[b.Cout];
+                var shift = new float[b.Cout];
+                for (int o = 0; o < alpha.Length; o++)
+                {
+                    alpha[o] = b.Alpha[o] * a.Scale[o];
+                    shift[o] = b.Shift[o] * a.Scale[o] + a.Shift[o];
+                }
+                b.Alpha = alpha;
+                b.Shift = shift;
+            }
+            else if (producer is ConvLayer c && c.Activation == Activation.None)
+            {
+                int per = c.Weights.Length / c.Cout;
+                var w = new float[c.Weights.Length];
+                var bias = new float[c.Cout];
+                for (int o = 0; o < c.Cout; o++)
+                {
+                    for (int i = 0; i < per; i++) w[o * per + i] = c.Weights[o * per + i] * a.Scale[o];
+                    bias[o] = (c.Bias?[o] ?? 0f) * a.Scale[o] + a.Shift[o];
+                }
+                c.Weights = w;
+                c.Bias = bias;
+            }
+            else continue;
+            producer.Notes.AddRange(a.Notes);
+            producer.Notes.Add($"'{a.Label}' folded into the scale and shift");
+            producer.Output = a.Output;
+            p.Layers.Remove(a);
+            return true;
+        }
+        return false;
     }
 
     private static bool FuseRPRelu(LayerProgram p)

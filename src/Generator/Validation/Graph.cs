@@ -3,13 +3,17 @@ using Bbcu.Generator.Diagnostics;
 
 namespace Bbcu.Generator.Validation;
 
-/// <summary>A named feature map: <see cref="Channels"/> planes of the input's size.</summary>
+/// <summary>A named feature map: <see cref="Channels"/> planes of <see cref="Scale"/> times the input's width and height.</summary>
 internal sealed class Value
 {
-    public Value(string name, int channels) { Name = name; Channels = channels; }
+    public Value(string name, int channels, int scale = 1) { Name = name; Channels = channels; Scale = scale; }
 
     public string Name { get; }
     public int Channels { get; }
+    /// <summary>Spatial size relative to the model input (pixel shuffle and upsampling multiply it).</summary>
+    public int Scale { get; }
+    /// <summary>Floats per input pixel: <c>Channels · Scale²</c>.</summary>
+    public int FloatsPerInputPixel => Channels * Scale * Scale;
 }
 
 /// <summary>A weight tensor read from the safetensors file, widened to float.</summary>
@@ -37,6 +41,8 @@ internal sealed class GraphNode
     public LocationInfo Location { get; }
     public Dictionary<string, Tensor> Tensors { get; } = new();
     public Dictionary<string, double> Scalars { get; } = new();
+    /// <summary>String-valued properties (e.g. upsample's mode).</summary>
+    public Dictionary<string, string> Strings { get; } = new();
     /// <summary>Where each tensor was named in the model file.</summary>
     public Dictionary<string, LocationInfo> TensorLocations { get; } = new();
 

@@ -13,7 +13,11 @@ namespace Bbcu.Generator.Validation;
 internal static class ModelValidator
 {
     /// <summary>What each op takes: its number of inputs, tensors (required/optional) and numbers.</summary>
-    private sealed record OpSpec(int Arity, string[] RequiredTensors, string[] OptionalTensors, string[] RequiredNumbers, string[] OptionalNumbers);
+    private sealed record OpSpec(int Arity, string[] RequiredTensors, string[] OptionalTensors, string[] RequiredNumbers, string[] OptionalNumbers)
+    {
+        /// <summary>Other properties the op's own check reads (strings, booleans).</summary>
+        public string[] Other { get; init; } = Array.Empty<string>();
+    }
 
     private static readonly Dictionary<string, OpSpec> Ops = new()
     {
@@ -27,7 +31,15 @@ internal static class ModelValidator
         ["sub"] = new(2, Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>()),
         ["mul"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "scalar" }, Array.Empty<string>()),
         ["div"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "scalar" }, Array.Empty<string>()),
+        ["pixel_shuffle"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "factor" }, Array.Empty<string>()),
+        ["upsample"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "factor" }, Array.Empty<string>()) { Other = new[] { "mode", "align_corners" } },
+        ["batch_norm"] = new(1, new[] { "weight", "bias", "running_mean", "running_var" }, Array.Empty<string>(), Array.Empty<string>(), new[] { "eps" }),
+        ["channel_expand"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "repeats" }, Array.Empty<string>()),
     };
+
+    /// <summary>Largest pixel-shuffle or upsampling factor, and largest spatial scale of any value.</summary>
+    public const int MaxFactor = 8;
+    public const int MaxScale = 16;
 
     private static readonly HashSet<string> CommonKeys = new() { "op", "name", "inputs", "output", "comment" };
 
@@ -79,9 +91,9 @@ internal static class ModelValidator
             foreach (JsonProperty p in n.Object.Properties)
             {
                 if (CommonKeys.Contains(p.Name) || spec.RequiredTensors.Contains(p.Name) || spec.OptionalTensors.Contains(p.Name)
-                    || spec.RequiredNumbers.Contains(p.Name) || spec.OptionalNumbers.Contains(p.Name))
+                    || spec.RequiredNumbers.Contains(p.Name) || spec.OptionalNumbers.Contains(p.Name) || spec.Other.Contains(p.Name))
                     continue;
-                string allowed = string.Join(", ", spec.RequiredTensors.Concat(spec.OptionalTensors).Concat(spec.RequiredNumbers).Concat(spec.OptionalNumbers));
+                string allowed = string.Join(", ", spec.RequiredTensors.Concat(spec.OptionalTensors).Concat(spec.RequiredNumbers).Concat(spec.OptionalNumbers).Concat(spec.Other));
                 diagnostics.Add(BbcuDiagnostics.InvalidModel, map.AtName(p), file,
                     $"node '{n.Label}': op '{n.Op}' has no property \"{p.Name}\"" + (allowed.Length > 0 ? $"; it takes {allowed}" : ""));
                 ok = false;
@@ -255,6 +267,17 @@ internal static class ModelValidator
         LocationInfo nodeAt = map.At(n.OpNode);
         int cin = inputs[0].Channels;
         int cout = cin;
+        int scale = inputs[0].Scale;
+        var strings = new Dictionary<string, string>();
+        int Factor(string attr, int min)
+        {
+            double f = numbers[attr];
+            if (f == Math.Floor(f) && f >= min && f <= MaxFactor) return (int)f;
+            diagnostics.Add(BbcuDiagnostics.Unsupported, map.At(n.Object.Property(attr)!.Value), file, n.Label,
+                $"\"{attr}\" is {f}; an integer from {min} to {MaxFactor} is supported");
+            ok = false;
+            return 1;
+        }
         void Shape(string attr, int[] expected, params int[][] alternatives)
         {
             var (t, at) = tensors[attr];
@@ -322,7 +345,76 @@ internal static class ModelValidator
             case "add":
             case "sub":
                 Channels(cin, inputs[1], map.At(n.Inputs[1].Node));
+                if (inputs[1].Scale != scale)
+                {
+                    diagnostics.Add(BbcuDiagnostics.SizeMismatch, map.At(n.Inputs[1].Node), file, n.Label,
+                        inputs[0].Name, inputs[0].Scale, inputs[1].Name, inputs[1].Scale);
+                    ok = false;
+                }
                 break;
+            case "pixel_shuffle":
+            {
+                int r = Factor("factor", 1);
+                if (ok && cin % (r * r) != 0)
+                {
+                    diagnostics.Add(BbcuDiagnostics.ChannelMismatch, map.At(n.Inputs[0].Node), file, n.Label, $"a multiple of {r * r} (factor²)", inputs[0].Name, cin);
+                    ok = false;
+                }
+                cout = cin / (r * r);
+                scale *= r;
+                break;
+            }
+            case "upsample":
+            {
+                int r = Factor("factor", 1);
+                scale *= r;
+                JsonNode? mode = n.Object.Property("mode")?.Value;
+                JsonNode? corners = n.Object.Property("align_corners")?.Value;
+                if (mode is null || mode.Kind != JsonKind.String || (mode.String != "nearest" && mode.String != "bilinear"))
+                {
+                    diagnostics.Add(BbcuDiagnostics.InvalidModel, mode is null ? map.At(n.Object.Start, 1) : map.At(mode), file,
+                        $"node '{n.Label}': upsample needs \"mode\": \"nearest\" or \"bilinear\"");
+                    ok = false;
+                    break;
+                }
+                strings["mode"] = mode.String;
+                if (corners is not null && corners.Kind != JsonKind.False)
+                {
+                    string why = corners.Kind == JsonKind.True
+                        ? "align_corners = true is not supported (BBCU networks use false); export with align_corners=False"
+                        : "\"align_corners\" must be false";
+                    diagnostics.Add(mode.String == "nearest" ? BbcuDiagnostics.InvalidModel : BbcuDiagnostics.Unsupported, map.At(corners), file,
+                        mode.String == "nearest" ? $"node '{n.Label}': nearest upsampling takes no \"align_corners\"" : n.Label, why);
+                    ok = false;
+                }
+                break;
+            }
+            case "batch_norm":
+                foreach (string t in new[] { "weight", "bias", "running_mean", "running_var" }) PerChannel(t, cin, nchw: false);
+                if (numbers.TryGetValue("eps", out double eps) && !(eps > 0))
+                {
+                    diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(n.Object.Property("eps")!.Value), file, $"node '{n.Label}': \"eps\" must be positive");
+                    ok = false;
+                }
+                if (ok && tensors["running_var"].Tensor.Data.Any(v => v < 0))
+                {
+                    diagnostics.Add(BbcuDiagnostics.InvalidModel, tensors["running_var"].Location, file, $"node '{n.Label}': running_var '{tensors["running_var"].Tensor.Name}' has negative entries; a variance is ≥ 0");
+                    ok = false;
+                }
+                break;
+            case "channel_expand":
+            {
+                double s = numbers["repeats"];
+                if (s != Math.Floor(s) || s < 1 || s * cin + 1 > ModelParser.MaxChannels)
+                {
+                    diagnostics.Add(BbcuDiagnostics.Unsupported, map.At(n.Object.Property("repeats")!.Value), file, n.Label,
+                        $"\"repeats\" is {s}; an integer ≥ 1 with repeats·channels + 1 ≤ {ModelParser.MaxChannels} is supported");
+                    ok = false;
+                    break;
+                }
+                cout = (int)s * cin + 1;
+                break;
+            }
             case "div":
                 if ((float)numbers["scalar"] == 0f)
                 {
@@ -332,9 +424,15 @@ internal static class ModelValidator
                 }
                 break;
         }
+        if (ok && scale > MaxScale)
+        {
+            diagnostics.Add(BbcuDiagnostics.Unsupported, nodeAt, file, n.Label, $"its output would be {scale}× the input size; at most {MaxScale}× is supported");
+            ok = false;
+        }
         if (!ok) return null;
 
-        var g = new GraphNode(n.Op, n.Label, inputs, new Value(n.Output, cout), nodeAt);
+        var g = new GraphNode(n.Op, n.Label, inputs, new Value(n.Output, cout, scale), nodeAt);
+        foreach (var kv in strings) g.Strings[kv.Key] = kv.Value;
         foreach (var kv in tensors)
         {
             g.Tensors[kv.Key] = kv.Value.Tensor;

@@ -36,6 +36,8 @@ public sealed class ReferenceModel
     public long SignInputs { get; private set; }
     public long ExactZeroSignInputs { get; private set; }
     public double MinRelativeMargin { get; private set; }
+    public int OutputWidth { get; private set; }
+    public int OutputHeight { get; private set; }
 
     /// <summary>How many Sign inputs a run on a width × height image has.</summary>
     public long CountSignInputs(int width, int height) =>
@@ -49,7 +51,7 @@ public sealed class ReferenceModel
     {
         SignInputs = 0; ExactZeroSignInputs = 0; MinRelativeMargin = double.PositiveInfinity;
         int plane = width * height;
-        var values = new Dictionary<string, (double[] Data, int C)> { [InputName] = (input, InputChannels) };
+        var values = new Dictionary<string, (double[] Data, int C, int W, int H)> { [InputName] = (input, InputChannels, width, height) };
         var pending = _root.GetProperty("nodes").EnumerateArray().ToList();
         while (pending.Count > 0)
         {
@@ -60,18 +62,100 @@ public sealed class ReferenceModel
                 if (!inputs.All(values.ContainsKey)) continue;
                 pending.Remove(node);
                 var xs = inputs.Select(i => values[i]).ToList();
-                values[node.GetProperty("output").GetString()!] = Eval(node, xs, width, height);
+                values[node.GetProperty("output").GetString()!] = Eval(node, xs);
             }
             if (pending.Count == before) throw new InvalidOperationException("graph has a cycle or an undefined value");
         }
         var result = values[OutputName];
         outChannels = result.C;
+        OutputWidth = result.W;
+        OutputHeight = result.H;
         return result.Data;
     }
 
     private string Str(JsonElement node, string key) => node.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
 
-    private (double[], int) Eval(JsonElement node, List<(double[] Data, int C)> xs, int width, int height)
+    private (double[], int, int, int) Eval(JsonElement node, List<(double[] Data, int C, int W, int H)> xs)
+    {
+        var (y, c, w, h) = EvalSameSize(node, xs);
+        return (y, c, w, h);
+    }
+
+    private (double[], int, int, int) EvalSameSize(JsonElement node, List<(double[] Data, int C, int W, int H)> xs)
+    {
+        var (x, c, width, height) = xs[0];
+        int plane = width * height;
+        string op0 = node.GetProperty("op").GetString()!;
+        switch (op0)
+        {
+            case "pixel_shuffle":
+            {
+                int r = node.GetProperty("factor").GetInt32();
+                int co = c / (r * r), ow = width * r, oh = height * r;
+                var y = new double[x.Length];
+                for (int ch = 0; ch < co; ch++)
+                    for (int i = 0; i < oh; i++)
+                        for (int j = 0; j < ow; j++)
+                            y[ch * oh * ow + i * ow + j] = x[(ch * r * r + (i % r) * r + (j % r)) * plane + (i / r) * width + j / r];
+                return (y, co, ow, oh);
+            }
+            case "upsample":
+            {
+                int r = node.GetProperty("factor").GetInt32();
+                bool nearest = node.GetProperty("mode").GetString() == "nearest";
+                int ow = width * r, oh = height * r;
+                var y = new double[c * ow * oh];
+                (int, int, double) Src(int d, int n)
+                {
+                    double s = Math.Max(0, (d + 0.5) / r - 0.5);
+                    int i0 = (int)Math.Floor(s);
+                    return (i0, Math.Min(i0 + 1, n - 1), s - i0);
+                }
+                for (int ch = 0; ch < c; ch++)
+                    for (int i = 0; i < oh; i++)
+                        for (int j = 0; j < ow; j++)
+                        {
+                            double v;
+                            if (nearest) v = x[ch * plane + (i / r) * width + j / r];
+                            else
+                            {
+                                var (y0, y1, ly) = Src(i, height);
+                                var (x0, x1, lx) = Src(j, width);
+                                double At(int yy, int xx) => x[ch * plane + yy * width + xx];
+                                v = (1 - ly) * ((1 - lx) * At(y0, x0) + lx * At(y0, x1)) + ly * ((1 - lx) * At(y1, x0) + lx * At(y1, x1));
+                            }
+                            y[ch * oh * ow + i * ow + j] = v;
+                        }
+                return (y, c, ow, oh);
+            }
+            case "channel_expand":
+            {
+                int s = node.GetProperty("repeats").GetInt32();
+                int co = s * c + 1;
+                var y = new double[co * plane];
+                for (int ch = 0; ch < co; ch++)
+                    Array.Copy(x, (ch < s * c ? ch / s : 0) * plane, y, ch * plane, plane);
+                return (y, co, width, height);
+            }
+            case "batch_norm":
+            {
+                double[] g = W(Str(node, "weight")), b = W(Str(node, "bias")), m = W(Str(node, "running_mean")), v = W(Str(node, "running_var"));
+                double eps = node.TryGetProperty("eps", out var e) ? e.GetDouble() : 1e-5;
+                var y = new double[x.Length];
+                for (int ch = 0; ch < c; ch++)
+                    for (int p = 0; p < plane; p++)
+                        y[ch * plane + p] = (x[ch * plane + p] - m[ch]) / Math.Sqrt(v[ch] + eps) * g[ch] + b[ch];
+                return (y, c, width, height);
+            }
+            default:
+            {
+                var (y, co) = EvalPointwise(node, xs.Select(t => (t.Data, t.C)).ToList(), width, height);
+                return (y, co, width, height);
+            }
+        }
+    }
+
+    private (double[], int) EvalPointwise(JsonElement node, List<(double[] Data, int C)> xs, int width, int height)
     {
         int plane = width * height;
         var (x, c) = xs[0];

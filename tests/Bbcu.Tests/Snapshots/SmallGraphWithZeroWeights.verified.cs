@@ -25,7 +25,7 @@ namespace TestModels
         private const int FloatsPerPixel = 9;
         private const int WordsPerPixel = 2;
         private const int KindsPerPixel = 1;
-        private const int MaxChannels = 3;
+        private const int MaxFloats = 3;
 
         /// <summary>Bytes of workspace a <paramref name="width"/> × <paramref name="height"/> image needs.</summary>
         public static long WorkspaceBytes(int width, int height) =>
@@ -49,7 +49,7 @@ namespace TestModels
         /// <param name="output">OutputChannels × (Scale·height) × (Scale·width) values.</param>
         public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output)
         {
-            BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxChannels);
+            BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);
             Run(input, width, height, output, CreateWorkspace(width, height));
         }
 
@@ -62,7 +62,7 @@ namespace TestModels
         public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace)
         {
             ArgumentNullException.ThrowIfNull(workspace);
-            int plane = BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxChannels);
+            int plane = BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);
             workspace.Enter(nameof(Model), (long)plane * FloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel, width, height);
             try
             {
