@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
+using Bbcu.Generator.Analysis;
 using Bbcu.Generator.Diagnostics;
 using Bbcu.Generator.Emission;
 using Bbcu.Generator.Lowering;
@@ -77,7 +78,9 @@ internal static class ModelCompiler
         ConstantFolder.Run(program);
         EpilogueFuser.Run(program);
         BufferPlan plan = BufferPlanner.Plan(program);
-        return ModelEmitter.Emit(request, program, plan);
+        CostReport cost = CostReport.Compute(model, program, plan);
+        diagnostics.Add(BbcuDiagnostics.CostReport, request.AttributeLocation, request.FullName, model.Name, cost.Summary);
+        return ModelEmitter.Emit(request, program, plan, cost);
     }
 
     /// <summary>Finds the one additional file whose path ends with <paramref name="suffix"/> (on a path-segment boundary).</summary>

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -144,7 +145,13 @@ public sealed class DiagnosticTests
             Assert.DoesNotMatch(@"\{\d+\}", message);
             Assert.Equal(BbcuDiagnostics.Get(d.Id).DefaultSeverity, d.Severity);
         }
-        return r;
+        // Every compiled model reports its cost once (BBCU032, info); the tests below look at the other diagnostics.
+        Assert.Equal(hasError ? 0 : 1, r.GeneratorDiagnostics.Count(d => d.Id == "BBCU032"));
+        return new GeneratorResult
+        {
+            Compilation = r.Compilation, RunResult = r.RunResult, CompilationDiagnostics = r.CompilationDiagnostics, Driver = r.Driver,
+            GeneratorDiagnostics = r.GeneratorDiagnostics.Where(d => d.Id != "BBCU032").ToImmutableArray(),
+        };
     }
 
     private static string Describe(GeneratorResult r) =>
@@ -218,7 +225,7 @@ public sealed class DiagnosticTests
     {
         "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
         "BBCU015", "BBCU016", "BBCU017", "BBCU018", "BBCU019", "BBCU020", "BBCU021", "BBCU022", "BBCU023", "BBCU024",
-        "BBCU025", "BBCU030", "BBCU031", "BBCU099",
+        "BBCU025", "BBCU030", "BBCU031", "BBCU032", "BBCU099",
     };
 
     // ------------------------------------------------------------------------------------------------------------
@@ -1218,5 +1225,15 @@ public sealed class DiagnosticTests
         GeneratorResult r = Run(json, TinyWeights());
         AssertDiagnostic(r, "BBCU011", DiagnosticSeverity.Error, "node 'up': upsample needs \"mode\": \"nearest\" or \"bilinear\"");
         AssertErrors(r, "BBCU011");
+    }
+
+    [Fact]
+    public void EveryCompiledModelReportsItsCost_BBCU032()
+    {
+        GeneratorResult r = GeneratorHarness.RunModel(TinyJson, TinyWeights());
+        // head 1→2 (18 MACs per pixel), body binary 2→2 (36/64), tail 2→1 (18), at 320×180 = 57 600 pixels.
+        Diagnostic d = AssertDiagnostic(r, "BBCU032", DiagnosticSeverity.Info, "Model: model 'tiny' at 320×180: OPs 0.00 G",
+            "Params 0.0 K (head 0.0, body 0.0, upsampling 0.0, tail 0.0)", "packed binary weights 144 B", "workspace");
+        AssertAt(d, GeneratorHarness.DefaultSource, "BbcuModel(\"model.json\", \"model.safetensors\")", "BbcuModel(\"model.json\", \"model.safetensors\")", fileName: "Model.cs");
     }
 }

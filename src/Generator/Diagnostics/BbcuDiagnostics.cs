@@ -77,6 +77,9 @@ internal static class BbcuDiagnostics
     public static readonly DiagnosticDescriptor ZeroWeights = Info("BBCU031", "Exactly-zero binary weights",
         "{0}: tensor '{1}' has {2} exactly-zero weight(s) in output channels {3}; sign(0) = 0 for them, which the compiled model reproduces exactly with weight masks");
 
+    public static readonly DiagnosticDescriptor CostReport = Info("BBCU032", "Model cost",
+        "{0}: model '{1}' {2}");
+
     public static readonly DiagnosticDescriptor InternalError = Error("BBCU099", "Internal compiler error",
         "BbcuCompiler failed while compiling '{0}': {1}. This is a bug in BbcuCompiler; please report it with the model file");
 
@@ -93,7 +96,7 @@ internal static class BbcuDiagnostics
     {
         ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, MalformedJson, InvalidModel,
         UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
-        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, InternalError,
+        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, CostReport, InternalError,
     };
 
     public static DiagnosticDescriptor Get(string id) => ById[id];

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
+using Bbcu.Generator.Analysis;
 using Bbcu.Generator.Lowering;
 using Bbcu.Generator.Optimization;
 using Bbcu.Generator.Validation;
@@ -22,16 +23,17 @@ internal sealed class ModelEmitter
     private readonly ModelRequest _request;
     private readonly LayerProgram _program;
     private readonly BufferPlan _plan;
+    private readonly CostReport _cost;
     private readonly Dictionary<Value, string> _names = new();
     private int _indent;
 
-    private ModelEmitter(ModelRequest request, LayerProgram program, BufferPlan plan)
+    private ModelEmitter(ModelRequest request, LayerProgram program, BufferPlan plan, CostReport cost)
     {
-        _request = request; _program = program; _plan = plan;
+        _request = request; _program = program; _plan = plan; _cost = cost;
     }
 
-    public static string Emit(ModelRequest request, LayerProgram program, BufferPlan plan) =>
-        new ModelEmitter(request, program, plan).Emit();
+    public static string Emit(ModelRequest request, LayerProgram program, BufferPlan plan, CostReport cost) =>
+        new ModelEmitter(request, program, plan, cost).Emit();
 
     private string Emit()
     {
@@ -128,11 +130,44 @@ internal sealed class ModelEmitter
         Close();
         Close();
 
+        Line();
+        EmitCost();
+
         for (int i = 0; i < layers.Count; i++)
         {
             Line();
             EmitLayer(i, layers[i]);
         }
+        Close();
+    }
+
+    private void EmitCost()
+    {
+        string D(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        Line("/// <summary>");
+        Line($"/// The model's cost in the BBCU paper's accounting (Sec. 4.1) for a {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight} input:");
+        Line("/// convolution multiply-accumulates at each layer's resolution with OPs_b = OPs_f / 64 for binary layers, and");
+        Line("/// convolution parameters with Params_b = Params_f / 32 for binary weights.");
+        Line("/// </summary>");
+        Line("public static class Cost");
+        Open();
+        Line($"/// <summary>{Literals.Comment(_cost.Summary)}.</summary>");
+        Line($"public const string Summary = {Literals.String(_cost.Summary)};");
+        Line($"public const int ReferenceWidth = {CostReport.ReferenceWidth}, ReferenceHeight = {CostReport.ReferenceHeight};");
+        foreach (string part in CostReport.Parts)
+        {
+            string name = char.ToUpperInvariant(part[0]) + part.Substring(1);
+            Line($"public const double {name}Ops = {D(_cost.Ops[part])}, {name}Params = {D(_cost.Params[part])};");
+        }
+        Line($"public const double TotalOps = {D(_cost.TotalOps)}, TotalParams = {D(_cost.TotalParams)};");
+        Line($"/// <summary>Multiply-accumulates of the binary and the full-precision convolutions at {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight}.</summary>");
+        Line($"public const long BinaryMacs = {_cost.BinaryMacs}, FloatMacs = {_cost.FloatMacs};");
+        Line("/// <summary>Per-channel floats of the binary units (move0, RPReLU, BatchNorm), which the paper's Params leave out.</summary>");
+        Line($"public const long UnitFloats = {_cost.UnitFloats};");
+        Line("/// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>");
+        Line($"public const long PackedWeightBytes = {_cost.PackedWeightBytes};");
+        Line($"/// <summary>Workspace bytes for a {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight} input (see WorkspaceBytes for other sizes).</summary>");
+        Line($"public const long ReferenceWorkspaceBytes = {_cost.WorkspaceBytes};");
         Close();
     }
 

@@ -84,6 +84,31 @@ namespace TestModels
         }
 
         /// <summary>
+        /// The model's cost in the BBCU paper's accounting (Sec. 4.1) for a 320×180 input:
+        /// convolution multiply-accumulates at each layer's resolution with OPs_b = OPs_f / 64 for binary layers, and
+        /// convolution parameters with Params_b = Params_f / 32 for binary weights.
+        /// </summary>
+        public static class Cost
+        {
+            /// <summary>at 320×180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.2 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 4665600 B.</summary>
+            public const string Summary = "at 320\u00D7180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.2 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 4665600 B";
+            public const int ReferenceWidth = 320, ReferenceHeight = 180;
+            public const double HeadOps = 4147200, HeadParams = 72;
+            public const double BodyOps = 518400, BodyParams = 18;
+            public const double UpsamplingOps = 0, UpsamplingParams = 0;
+            public const double TailOps = 4147200, TailParams = 72;
+            public const double TotalOps = 8812800, TotalParams = 162;
+            /// <summary>Multiply-accumulates of the binary and the full-precision convolutions at 320×180.</summary>
+            public const long BinaryMacs = 33177600, FloatMacs = 8294400;
+            /// <summary>Per-channel floats of the binary units (move0, RPReLU, BatchNorm), which the paper's Params leave out.</summary>
+            public const long UnitFloats = 32;
+            /// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>
+            public const long PackedWeightBytes = 576;
+            /// <summary>Workspace bytes for a 320×180 input (see WorkspaceBytes for other sizes).</summary>
+            public const long ReferenceWorkspaceBytes = 4665600;
+        }
+
+        /// <summary>
         /// Layer 0: conv2d 'model.0' → 'h0'.
         /// y = ReLU(conv3x3(x, W)), stride 1, zero padding 1.
         /// Shapes: x [1, H, W] → y [8, H, W].

@@ -86,6 +86,31 @@ namespace TestModels
         }
 
         /// <summary>
+        /// The model's cost in the BBCU paper's accounting (Sec. 4.1) for a 320×180 input:
+        /// convolution multiply-accumulates at each layer's resolution with OPs_b = OPs_f / 64 for binary layers, and
+        /// convolution parameters with Params_b = Params_f / 32 for binary weights.
+        /// </summary>
+        public static class Cost
+        {
+            /// <summary>at 320×180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.1 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 432 B, workspace 3052800 B.</summary>
+            public const string Summary = "at 320\u00D7180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.1 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 432 B, workspace 3052800 B";
+            public const int ReferenceWidth = 320, ReferenceHeight = 180;
+            public const double HeadOps = 3110400, HeadParams = 57;
+            public const double BodyOps = 72900, BodyParams = 2.53125;
+            public const double UpsamplingOps = 0, UpsamplingParams = 0;
+            public const double TailOps = 3110400, TailParams = 54;
+            public const double TotalOps = 6293700, TotalParams = 113.53125;
+            /// <summary>Multiply-accumulates of the binary and the full-precision convolutions at 320×180.</summary>
+            public const long BinaryMacs = 4665600, FloatMacs = 6220800;
+            /// <summary>Per-channel floats of the binary units (move0, RPReLU, BatchNorm), which the paper's Params leave out.</summary>
+            public const long UnitFloats = 15;
+            /// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>
+            public const long PackedWeightBytes = 432;
+            /// <summary>Workspace bytes for a 320×180 input (see WorkspaceBytes for other sizes).</summary>
+            public const long ReferenceWorkspaceBytes = 3052800;
+        }
+
+        /// <summary>
         /// Layer 0: conv2d 'head' → 'a'.
         /// y = PReLU(conv3x3(x, W) + b), stride 1, zero padding 1.
         /// Shapes: x [2, H, W] → y [3, H, W].
