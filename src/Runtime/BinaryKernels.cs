@@ -2,6 +2,8 @@ using System;
 using System.ComponentModel;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Bbcu;
 
@@ -10,12 +12,13 @@ namespace Bbcu;
 /// (generated code only).
 /// </summary>
 /// <remarks>
-/// <para><b>Packed layout.</b> A packed map holds, per pixel, <c>2·words</c> 64-bit words
-/// (<c>words = ⌈C/64⌉</c>): first the <i>sign</i> words (bit <c>c</c> set when channel <c>c</c> is
-/// negative after thresholding), then the <i>non-zero</i> words (bit <c>c</c> set when channel
-/// <c>c</c> is not exactly at its threshold). Bits past <c>C</c> are 0 in both. One flag byte per pixel
-/// says whether every channel is non-zero (<see cref="Dense"/>) or some are exactly 0
-/// (<see cref="HasZeros"/>), so the common case needs one popcount per word.</para>
+/// <para><b>Packed layout.</b> A packed map of <c>P</c> pixels holds <c>2·words</c> word planes
+/// (<c>words = ⌈C/64⌉</c>): word <c>w</c> of pixel <c>p</c>'s <i>sign</i> bits is at <c>w·P + p</c> (bit
+/// <c>c mod 64</c> set when channel <c>c</c> is negative after thresholding), and its <i>non-zero</i> bits
+/// at <c>(words + w)·P + p</c> (set when the channel is not exactly at its threshold). Bits past
+/// <c>C</c> are 0 in both. One flag byte per pixel says whether every channel is non-zero
+/// (<see cref="Dense"/>) or some are exactly 0 (<see cref="HasZeros"/>), so the common case needs
+/// one popcount per word.</para>
 /// <para><b>Exact PyTorch semantics.</b> <c>torch.sign</c> gives 0 for an input exactly at the
 /// threshold and for an exactly-zero weight; zero padding contributes 0. The convolution counts only
 /// taps whose activation and weight are both non-zero: for such taps
@@ -36,126 +39,210 @@ public static class BinaryKernels
     /// sign and rounds to zero only when the exact sum is zero).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void SignPack(ReadOnlySpan<float> x, int channels, int plane, ReadOnlySpan<float> thresholds,
+    public static unsafe void SignPack(ReadOnlySpan<float> x, int channels, int plane, ReadOnlySpan<float> thresholds,
         Span<ulong> packed, Span<byte> kinds)
     {
         int words = (channels + 63) >> 6;
-        int stride = 2 * words;
-        packed.Slice(0, plane * stride).Clear();
-        for (int c = 0; c < channels; c++)
+        if (x.Length < channels * plane || packed.Length < 2 * words * plane || kinds.Length < plane || thresholds.Length < channels)
+            throw new ArgumentException("SignPack: buffer too small.");
+        packed.Slice(0, 2 * words * plane).Clear();
+        fixed (float* px0 = x)
+        fixed (ulong* pk = packed)
         {
-            float t = thresholds[c];
-            int word = c >> 6;
-            ulong bit = 1UL << (c & 63);
-            ReadOnlySpan<float> xc = x.Slice(c * plane, plane);
+            for (int c = 0; c < channels; c++)
+            {
+                float t = thresholds[c];
+                int shift = c & 63;
+                ulong* sign = pk + (long)(c >> 6) * plane;
+                ulong* nonzero = pk + (long)(words + (c >> 6)) * plane;
+                float* xc = px0 + (long)c * plane;
+                int p = 0;
+                if (Vector128.IsHardwareAccelerated)
+                {
+                    // Four pixels at a time: compare, widen the int masks to 64 bits, keep this channel's bit.
+                    Vector128<float> vt = Vector128.Create(t);
+                    Vector128<ulong> bit = Vector128.Create(1UL << shift);
+                    for (; p <= plane - 4; p += 4)
+                    {
+                        Vector128<float> v = Vector128.Load(xc + p);
+                        var (ltLo, ltHi) = Vector128.Widen(Vector128.LessThan(v, vt).AsInt32());
+                        var (eqLo, eqHi) = Vector128.Widen(Vector128.Equals(v, vt).AsInt32());
+                        Vector128.Store(Vector128.Load(sign + p) | (ltLo.AsUInt64() & bit), sign + p);
+                        Vector128.Store(Vector128.Load(sign + p + 2) | (ltHi.AsUInt64() & bit), sign + p + 2);
+                        Vector128.Store(Vector128.Load(nonzero + p) | Vector128.AndNot(bit, eqLo.AsUInt64()), nonzero + p);
+                        Vector128.Store(Vector128.Load(nonzero + p + 2) | Vector128.AndNot(bit, eqHi.AsUInt64()), nonzero + p + 2);
+                    }
+                }
+                for (; p < plane; p++)
+                {
+                    float v = xc[p];
+                    sign[p] |= (ulong)(v < t ? 1 : 0) << shift;
+                    nonzero[p] |= (ulong)(v != t ? 1 : 0) << shift;
+                }
+            }
+            ulong tail = (channels & 63) == 0 ? ulong.MaxValue : (1UL << (channels & 63)) - 1;
+            ulong* nz0 = pk + (long)words * plane;
             for (int p = 0; p < plane; p++)
             {
-                float v = xc[p];
-                int at = p * stride + word;
-                if (v < t) packed[at] |= bit;
-                if (v != t) packed[at + words] |= bit;
+                bool dense = nz0[(long)(words - 1) * plane + p] == tail;
+                for (int w = 0; w < words - 1 && dense; w++)
+                    dense = nz0[(long)w * plane + p] == ulong.MaxValue;
+                kinds[p] = dense ? Dense : HasZeros;
             }
         }
-        ulong tail = (channels & 63) == 0 ? ulong.MaxValue : (1UL << (channels & 63)) - 1;
-        for (int p = 0; p < plane; p++)
-        {
-            ReadOnlySpan<ulong> nz = packed.Slice(p * stride + words, words);
-            bool dense = nz[words - 1] == tail;
-            for (int w = 0; w < words - 1 && dense; w++)
-                dense = nz[w] == ulong.MaxValue;
-            kinds[p] = dense ? Dense : HasZeros;
-        }
     }
+
+    /// <summary>Output channels are processed in groups of this many; weights are laid out <c>[Cout/4][9][words][4]</c>.</summary>
+    public const int Group = 4;
 
     /// <summary>
     /// 3×3, stride-1, zero-padded binary convolution of a packed map followed by the folded epilogue
     /// <c>z = α[o]·s + shift[o]</c>; <c>z = z &gt; 0 ? z : slope[o]·z</c> (when <paramref name="slopes"/> is
-    /// given); <c>z += bias1[o]</c> (when given); <c>z += residual[o, p]</c> (when given).
+    /// given); <c>z += bias1[o]</c> (when given); <c>z += residual[o, p]</c> (when given). Rows
+    /// <paramref name="rowStart"/> to <paramref name="rowEnd"/> (exclusive) are computed; every pixel is
+    /// independent, so any split of the rows gives bit-identical results.
     /// </summary>
     /// <param name="packed">Packed input (see the remarks on <see cref="BinaryKernels"/>).</param>
     /// <param name="kinds">Per-pixel flags from <see cref="SignPack"/>.</param>
-    /// <param name="weights">Sign bits of the weights, <c>[Cout][9 taps][words]</c>, bit set for negative.</param>
+    /// <param name="weights">Sign bits of the weights, <c>[⌈Cout/4⌉][9 taps][words][4]</c> (output channel
+    /// <c>o</c> in lane <c>o mod 4</c> of group <c>o div 4</c>), bit set for negative.</param>
     /// <param name="weightMask">Non-zero bits of the weights in the same layout, or empty when no weight is 0.</param>
     /// <param name="weightCount">Non-zero weights per <c>[Cout][tap]</c>, or empty when no weight is 0.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
+    public static unsafe void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
         int cin, int cout, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,
-        ReadOnlySpan<float> residual, Span<float> y)
+        ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1)
     {
+        if (rowEnd < 0) rowEnd = height;
         int words = (cin + 63) >> 6;
-        int stride = 2 * words;
+        int n = 9 * words;
+        int groups = (cout + Group - 1) / Group;
         int plane = width * height;
         bool masked = !weightMask.IsEmpty;
-        Span<int> acc = stackalloc int[cout]; // cout ≤ 4096: the generator rejects wider binary layers (BBCU022)
-        Span<ulong> gathered = stackalloc ulong[9 * words];
+        if (packed.Length < 2 * words * plane || kinds.Length < plane || weights.Length < groups * Group * n || y.Length < cout * plane
+            || alpha.Length < cout || shift.Length < cout || (!residual.IsEmpty && residual.Length < cout * plane)
+            || (masked && (weightMask.Length < weights.Length || weightCount.Length < cout * 9)))
+            throw new ArgumentException("Conv3x3: buffer too small.");
         int full = 9 * cin;
-        for (int r = 0; r < height; r++)
+        int* acc = stackalloc int[groups * Group]; // cout ≤ 4096: the generator rejects wider binary layers (BBCU022)
+        ulong* gathered = stackalloc ulong[n];
+        fixed (ulong* pk = packed)
+        fixed (byte* kd = kinds)
+        fixed (ulong* pw = weights)
+        fixed (float* pal = alpha, psh = shift, psl = slopes, pb1 = bias1, pres = residual, py = y)
         {
-            int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
-            for (int col = 0; col < width; col++)
+            for (int r = rowStart; r < rowEnd; r++)
             {
-                int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
-                // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
-                // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words contiguous words.
-                bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
-                for (int ky = 0; ky < 3 && fast; ky++)
-                    for (int kx = 0; kx < 3 && fast; kx++)
+                int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
+                for (int col = 0; col < width; col++)
+                {
+                    int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
+                    // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
+                    // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words gathered words.
+                    bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+                    for (int ky = 0; ky < 3 && fast; ky++)
+                        for (int kx = 0; kx < 3 && fast; kx++)
+                        {
+                            int q = (r + ky - 1) * width + (col + kx - 1);
+                            if (kd[q] != Dense) fast = false;
+                            else
+                            {
+                                ulong* dst = gathered + (ky * 3 + kx) * words;
+                                for (int w = 0; w < words; w++) dst[w] = pk[(long)w * plane + q];
+                            }
+                        }
+                    if (fast)
                     {
-                        int q = (r + ky - 1) * width + (col + kx - 1);
-                        if (kinds[q] != Dense) fast = false;
-                        else packed.Slice(q * stride, words).CopyTo(gathered.Slice((ky * 3 + kx) * words, words));
+                        XorPopcount(gathered, n, pw, groups, acc);
+                        for (int o = 0; o < cout; o++) acc[o] = full - 2 * acc[o];
                     }
-                if (fast)
-                {
-                    XorPopcount(gathered, weights, cout, full, acc);
-                }
-                else
-                {
-                    acc.Clear();
-                    AccumulateGeneral(packed, kinds, width, r, col, ky0, ky1, kx0, kx1, words, stride, cin, cout, weights, weightMask, weightCount, acc);
-                }
-                int p = r * width + col;
-                for (int o = 0; o < cout; o++)
-                {
-                    float z = alpha[o] * acc[o] + shift[o];
-                    if (!slopes.IsEmpty) z = z > 0f ? z : slopes[o] * z;
-                    if (!bias1.IsEmpty) z += bias1[o];
-                    if (!residual.IsEmpty) z += residual[o * plane + p];
-                    y[o * plane + p] = z;
+                    else
+                    {
+                        for (int o = 0; o < cout; o++) acc[o] = 0;
+                        AccumulateGeneral(pk, kd, width, plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, pw,
+                            masked ? weightMask : default, weightCount, acc);
+                    }
+                    long p = (long)r * width + col;
+                    float* yp = py + p;
+                    for (int o = 0; o < cout; o++)
+                    {
+                        float z = pal[o] * acc[o] + psh[o];
+                        if (psl != null) z = z > 0f ? z : psl[o] * z;
+                        if (pb1 != null) z += pb1[o];
+                        if (pres != null) z += pres[o * (long)plane + p];
+                        yp[o * (long)plane] = z;
+                    }
                 }
             }
         }
     }
 
-    /// <summary><c>acc[o] = full − 2·Σ popcount(x ⊕ W[o])</c> over one pixel's gathered taps.</summary>
+    /// <summary><c>acc[o] = Σ popcount(x ⊕ W[o])</c> over <paramref name="n"/> words, four output channels at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void XorPopcount(ReadOnlySpan<ulong> x, ReadOnlySpan<ulong> weights, int cout, int full, Span<int> acc)
+    private static unsafe void XorPopcount(ulong* x, int n, ulong* weights, int groups, int* acc)
     {
-        int n = x.Length;
-        fixed (ulong* px = x)
-        fixed (ulong* pw0 = weights)
+        if (Avx2.IsSupported)
         {
-            ulong* pw = pw0;
-            for (int o = 0; o < cout; o++, pw += n)
+            XorPopcountAvx2(x, n, weights, groups, acc);
+            return;
+        }
+        for (int g = 0; g < groups; g++)
+        {
+            ulong* w = weights + (long)g * n * Group;
+            int m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+            for (int i = 0; i < n; i++, w += Group)
             {
-                int m0 = 0, m1 = 0;
-                int i = 0;
-                for (; i + 1 < n; i += 2)
-                {
-                    m0 += BitOperations.PopCount(px[i] ^ pw[i]);
-                    m1 += BitOperations.PopCount(px[i + 1] ^ pw[i + 1]);
-                }
-                if (i < n) m0 += BitOperations.PopCount(px[i] ^ pw[i]);
-                acc[o] = full - 2 * (m0 + m1);
+                ulong xi = x[i];
+                m0 += BitOperations.PopCount(xi ^ w[0]);
+                m1 += BitOperations.PopCount(xi ^ w[1]);
+                m2 += BitOperations.PopCount(xi ^ w[2]);
+                m3 += BitOperations.PopCount(xi ^ w[3]);
             }
+            int* a = acc + g * Group;
+            a[0] = m0; a[1] = m1; a[2] = m2; a[3] = m3;
+        }
+    }
+
+    /// <summary>
+    /// AVX2: one 256-bit lane per output channel of a group; popcount by nibble lookup (vpshufb), byte
+    /// counts summed with vpsadbw every 31 words (8·31 &lt; 256). Integer results equal the scalar path's.
+    /// </summary>
+    private static unsafe void XorPopcountAvx2(ulong* x, int n, ulong* weights, int groups, int* acc)
+    {
+        Vector256<byte> lut = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                                     0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        Vector256<byte> low = Vector256.Create((byte)0x0f);
+        for (int g = 0; g < groups; g++)
+        {
+            ulong* w = weights + (long)g * n * Group;
+            Vector256<ulong> total = Vector256<ulong>.Zero;
+            Vector256<byte> bytes = Vector256<byte>.Zero;
+            int pending = 0;
+            for (int i = 0; i < n; i++, w += Group)
+            {
+                Vector256<byte> v = (Vector256.Create(x[i]) ^ Avx.LoadVector256(w)).AsByte();
+                Vector256<byte> lo = Avx2.And(v, low);
+                Vector256<byte> hi = Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low);
+                bytes = Avx2.Add(bytes, Avx2.Add(Avx2.Shuffle(lut, lo), Avx2.Shuffle(lut, hi)));
+                if (++pending == 31)
+                {
+                    total = Avx2.Add(total, Avx2.SumAbsoluteDifferences(bytes, Vector256<byte>.Zero).AsUInt64());
+                    bytes = Vector256<byte>.Zero;
+                    pending = 0;
+                }
+            }
+            total = Avx2.Add(total, Avx2.SumAbsoluteDifferences(bytes, Vector256<byte>.Zero).AsUInt64());
+            int* a = acc + g * Group;
+            a[0] = (int)total.GetElement(0); a[1] = (int)total.GetElement(1);
+            a[2] = (int)total.GetElement(2); a[3] = (int)total.GetElement(3);
         }
     }
 
     /// <summary>Any pixel: taps inside the image only, zero activations and zero weights counted as 0.</summary>
-    private static void AccumulateGeneral(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int r, int col,
-        int ky0, int ky1, int kx0, int kx1, int words, int stride, int cin, int cout,
-        ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount, Span<int> acc)
+    private static unsafe void AccumulateGeneral(ulong* pk, byte* kd, int width, int plane, int r, int col,
+        int ky0, int ky1, int kx0, int kx1, int words, int n, int cin, int cout,
+        ulong* pw, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount, int* acc)
     {
         bool masked = !weightMask.IsEmpty;
         for (int ky = ky0; ky < ky1; ky++)
@@ -164,42 +251,30 @@ public static class BinaryKernels
             {
                 int q = (r + ky - 1) * width + (col + kx - 1);
                 int tap = ky * 3 + kx;
-                ReadOnlySpan<ulong> xs = packed.Slice(q * stride, words);
-                if (kinds[q] == Dense)
+                ulong* xs = pk + q;                       // word w at xs[w·plane]
+                ulong* nz = pk + (long)words * plane + q;
+                bool dense = kd[q] == Dense;
+                for (int o = 0; o < cout; o++)
                 {
-                    for (int o = 0; o < cout; o++)
+                    long at = ((long)(o / Group) * n + tap * words) * Group + o % Group;
+                    int count = 0, mismatches = 0;
+                    for (int w = 0; w < words; w++)
                     {
-                        int at = (o * 9 + tap) * words;
-                        int mismatches = 0;
-                        if (!masked)
+                        ulong wbits = pw[at + (long)w * Group];
+                        ulong xw = xs[(long)w * plane];
+                        if (dense && !masked)
                         {
-                            for (int w = 0; w < words; w++)
-                                mismatches += BitOperations.PopCount(xs[w] ^ weights[at + w]);
-                            acc[o] += cin - 2 * mismatches;
+                            mismatches += BitOperations.PopCount(xw ^ wbits);
+                            continue;
                         }
-                        else
-                        {
-                            for (int w = 0; w < words; w++)
-                                mismatches += BitOperations.PopCount((xs[w] ^ weights[at + w]) & weightMask[at + w]);
-                            acc[o] += weightCount[o * 9 + tap] - 2 * mismatches;
-                        }
+                        ulong m = dense ? ulong.MaxValue : nz[(long)w * plane];
+                        if (masked) m &= weightMask[(int)(at + (long)w * Group)];
+                        count += BitOperations.PopCount(m);
+                        mismatches += BitOperations.PopCount((xw ^ wbits) & m);
                     }
-                }
-                else
-                {
-                    ReadOnlySpan<ulong> nz = packed.Slice(q * stride + words, words);
-                    for (int o = 0; o < cout; o++)
-                    {
-                        int at = (o * 9 + tap) * words;
-                        int count = 0, mismatches = 0;
-                        for (int w = 0; w < words; w++)
-                        {
-                            ulong m = masked ? nz[w] & weightMask[at + w] : nz[w];
-                            count += BitOperations.PopCount(m);
-                            mismatches += BitOperations.PopCount((xs[w] ^ weights[at + w]) & m);
-                        }
-                        acc[o] += count - 2 * mismatches;
-                    }
+                    if (dense && !masked) acc[o] += cin - 2 * mismatches;
+                    else if (dense) acc[o] += weightCount[o * 9 + tap] - 2 * mismatches;
+                    else acc[o] += count - 2 * mismatches;
                 }
             }
         }

@@ -1233,7 +1233,7 @@ public sealed class DiagnosticTests
         GeneratorResult r = GeneratorHarness.RunModel(TinyJson, TinyWeights());
         // head 1→2 (18 MACs per pixel), body binary 2→2 (36/64), tail 2→1 (18), at 320×180 = 57 600 pixels.
         Diagnostic d = AssertDiagnostic(r, "BBCU032", DiagnosticSeverity.Info, "Model: model 'tiny' at 320×180: OPs 0.00 G",
-            "Params 0.0 K (head 0.0, body 0.0, upsampling 0.0, tail 0.0)", "packed binary weights 144 B", "workspace");
+            "Params 0.0 K (head 0.0, body 0.0, upsampling 0.0, tail 0.0)", "packed binary weights 288 B", "workspace");
         AssertAt(d, GeneratorHarness.DefaultSource, "BbcuModel(\"model.json\", \"model.safetensors\")", "BbcuModel(\"model.json\", \"model.safetensors\")", fileName: "Model.cs");
     }
 }

@@ -271,10 +271,10 @@ internal sealed class ModelEmitter
                      (b.Bias1 is null ? "default, " : $"{m}_Bias1, ") + (b.Residual is null ? "default, " : "residual, ") + "y);");
                 Close();
                 Floats($"{m}_Thresholds", b.Thresholds, $"[{b.Cin}] Sign thresholds (−input_bias)");
-                Words($"{m}_Weights", b.Signs, $"[{b.Cout}][9][{b.Words}] sign bits of W, set for negative");
+                Words($"{m}_Weights", b.Signs, $"[{(b.Cout + 3) / 4}][9][{b.Words}][4] sign bits of W (output channel o in lane o mod 4 of group o div 4), set for negative");
                 if (b.Mask is not null && b.Counts is not null)
                 {
-                    Words($"{m}_WeightMask", b.Mask, $"[{b.Cout}][9][{b.Words}] non-zero bits of W");
+                    Words($"{m}_WeightMask", b.Mask, $"[{(b.Cout + 3) / 4}][9][{b.Words}][4] non-zero bits of W");
                     Ints($"{m}_WeightCount", b.Counts, $"[{b.Cout}][9] non-zero weights per tap");
                 }
                 Floats($"{m}_Alpha", b.Alpha, $"[{b.Cout}] α = mean|W| per output channel");

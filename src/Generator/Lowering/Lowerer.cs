@@ -96,8 +96,10 @@ internal static class Lowerer
         for (int c = 0; c < cin; c++) layer.Thresholds[c] = inputBias is null ? 0f : -inputBias[c];
 
         var alpha = new float[cout];
-        var signs = new ulong[cout * 9 * words];
-        var mask = new ulong[cout * 9 * words];
+        // The kernel's layout: [⌈Cout/4⌉][9 taps][words][4], output channel o in lane o mod 4 (padding lanes are 0).
+        int groups = (cout + 3) / 4;
+        var signs = new ulong[groups * 9 * words * 4];
+        var mask = new ulong[signs.Length];
         var counts = new int[cout * 9];
         int zeros = 0;
         var zeroChannels = new List<int>();
@@ -110,7 +112,7 @@ internal static class Lowerer
                 {
                     float v = w.Data[(o * cin + c) * 9 + tap];
                     sum += Math.Abs(v);
-                    int at = (o * 9 + tap) * words + (c >> 6);
+                    int at = ((o / 4 * 9 + tap) * words + (c >> 6)) * 4 + o % 4;
                     ulong bit = 1UL << (c & 63);
                     if (v < 0) signs[at] |= bit;
                     if (v != 0) { mask[at] |= bit; counts[o * 9 + tap]++; }

@@ -92,8 +92,8 @@ namespace TestModels
         /// </summary>
         public static class Cost
         {
-            /// <summary>at 320×180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.1 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 432 B, workspace 3052800 B.</summary>
-            public const string Summary = "at 320\u00D7180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.1 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 432 B, workspace 3052800 B";
+            /// <summary>at 320×180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.1 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 3052800 B.</summary>
+            public const string Summary = "at 320\u00D7180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.1 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 3052800 B";
             public const int ReferenceWidth = 320, ReferenceHeight = 180;
             public const double HeadOps = 3110400, HeadParams = 57;
             public const double BodyOps = 72900, BodyParams = 2.53125;
@@ -105,7 +105,7 @@ namespace TestModels
             /// <summary>Per-channel floats of the binary units (move0, RPReLU, BatchNorm), which the paper's Params leave out.</summary>
             public const long UnitFloats = 15;
             /// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>
-            public const long PackedWeightBytes = 432;
+            public const long PackedWeightBytes = 576;
             /// <summary>Workspace bytes for a 320×180 input (see WorkspaceBytes for other sizes).</summary>
             public const long ReferenceWorkspaceBytes = 3052800;
         }
@@ -169,28 +169,32 @@ namespace TestModels
             -0f, -0.125f, 0.5f,
         };
 
-        /// <summary>[3][9][1] sign bits of W, set for negative.</summary>
+        /// <summary>[1][9][1][4] sign bits of W (output channel o in lane o mod 4 of group o div 4), set for negative.</summary>
         private static ReadOnlySpan<ulong> Layer01_Weights => new ulong[]
         {
-            0x0000000000000001UL, 0x0000000000000006UL, 0x0000000000000003UL, 0x0000000000000004UL,
-            0x0000000000000006UL, 0x0000000000000001UL, 0x0000000000000004UL, 0x0000000000000002UL,
-            0x0000000000000001UL, 0x0000000000000001UL, 0x0000000000000004UL, 0x0000000000000002UL,
-            0x0000000000000000UL, 0x0000000000000004UL, 0x0000000000000003UL, 0x0000000000000001UL,
-            0x0000000000000006UL, 0x0000000000000003UL, 0x0000000000000003UL, 0x0000000000000001UL,
-            0x0000000000000006UL, 0x0000000000000003UL, 0x0000000000000004UL, 0x0000000000000006UL,
-            0x0000000000000001UL, 0x0000000000000004UL, 0x0000000000000002UL,
+            0x0000000000000001UL, 0x0000000000000001UL, 0x0000000000000003UL, 0x0000000000000000UL,
+            0x0000000000000006UL, 0x0000000000000004UL, 0x0000000000000001UL, 0x0000000000000000UL,
+            0x0000000000000003UL, 0x0000000000000002UL, 0x0000000000000006UL, 0x0000000000000000UL,
+            0x0000000000000004UL, 0x0000000000000000UL, 0x0000000000000003UL, 0x0000000000000000UL,
+            0x0000000000000006UL, 0x0000000000000004UL, 0x0000000000000004UL, 0x0000000000000000UL,
+            0x0000000000000001UL, 0x0000000000000003UL, 0x0000000000000006UL, 0x0000000000000000UL,
+            0x0000000000000004UL, 0x0000000000000001UL, 0x0000000000000001UL, 0x0000000000000000UL,
+            0x0000000000000002UL, 0x0000000000000006UL, 0x0000000000000004UL, 0x0000000000000000UL,
+            0x0000000000000001UL, 0x0000000000000003UL, 0x0000000000000002UL, 0x0000000000000000UL,
         };
 
-        /// <summary>[3][9][1] non-zero bits of W.</summary>
+        /// <summary>[1][9][1][4] non-zero bits of W.</summary>
         private static ReadOnlySpan<ulong> Layer01_WeightMask => new ulong[]
         {
-            0x0000000000000003UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL,
-            0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000006UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000006UL,
-            0x0000000000000006UL, 0x0000000000000005UL, 0x0000000000000007UL, 0x0000000000000003UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000003UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000006UL,
+            0x0000000000000003UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000003UL, 0x0000000000000000UL,
+            0x0000000000000007UL, 0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000007UL, 0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000006UL, 0x0000000000000005UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000007UL, 0x0000000000000003UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000000UL,
+            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000006UL, 0x0000000000000000UL,
         };
 
         /// <summary>[3][9] non-zero weights per tap.</summary>

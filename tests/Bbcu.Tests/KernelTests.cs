@@ -1,0 +1,109 @@
+using System;
+using System.Linq;
+using Xunit;
+
+namespace Bbcu.Tests;
+
+/// <summary>
+/// The runtime's binary kernels against a plain reference of the semantics (sign with 0, zero padding,
+/// exactly-zero weights), on random shapes; and invariance of the result under any split into row bands.
+/// Whichever ISA path this process takes (AVX2, or the portable one under DOTNET_EnableAVX2=0 /
+/// DOTNET_EnableHWIntrinsic=0, as .ci/run also runs) must give these exact integers.
+/// </summary>
+public sealed class KernelTests
+{
+    public static TheoryData<int, int, int, int, bool> Shapes() => new()
+    {
+        { 1, 1, 1, 1, false }, { 3, 4, 5, 3, false }, { 63, 5, 7, 2, true }, { 64, 64, 9, 6, false }, { 65, 3, 4, 9, true },
+        { 130, 130, 6, 5, false }, { 64, 7, 1, 8, true }, { 17, 9, 8, 1, false }, { 128, 65, 3, 3, true },
+    };
+
+    /// <summary>Packs weights in the kernel's documented layout: signs and masks [⌈Cout/4⌉][9][words][4], counts [Cout][9].</summary>
+    private static (ulong[] Signs, ulong[] Mask, int[] Counts) PackWeights(float[] w, int cin, int cout)
+    {
+        int words = (cin + 63) / 64, groups = (cout + 3) / 4;
+        var signs = new ulong[groups * 9 * words * 4];
+        var mask = new ulong[signs.Length];
+        var counts = new int[cout * 9];
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                for (int tap = 0; tap < 9; tap++)
+                {
+                    float v = w[(o * cin + c) * 9 + tap];
+                    int at = ((o / 4 * 9 + tap) * words + c / 64) * 4 + o % 4;
+                    if (v < 0) signs[at] |= 1UL << (c % 64);
+                    if (v != 0) { mask[at] |= 1UL << (c % 64); counts[o * 9 + tap]++; }
+                }
+        return (signs, mask, counts);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BinaryConvMatchesTheReference(int cin, int cout, int width, int height, bool zeroWeights)
+    {
+        var rng = new Random(cin * 1000 + cout * 10 + width);
+        int plane = width * height;
+        // Activations on a coarse grid so that many equal their threshold exactly.
+        var x = Enumerable.Range(0, cin * plane).Select(_ => (float)(rng.Next(-3, 4) * 0.5)).ToArray();
+        var t = Enumerable.Range(0, cin).Select(_ => (float)(rng.Next(-2, 3) * 0.5)).ToArray();
+        var w = Enumerable.Range(0, cout * cin * 9).Select(_ => zeroWeights && rng.Next(5) == 0 ? 0f : (float)(rng.NextDouble() - 0.5)).ToArray();
+
+        // Reference: integer sums of sign(x − t)·sign(w) over taps inside the image.
+        var expected = new float[cout * plane];
+        for (int o = 0; o < cout; o++)
+            for (int r = 0; r < height; r++)
+                for (int col = 0; col < width; col++)
+                {
+                    int sum = 0;
+                    for (int c = 0; c < cin; c++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                int rr = r + ky - 1, cc = col + kx - 1;
+                                if (rr < 0 || rr >= height || cc < 0 || cc >= width) continue;
+                                sum += Math.Sign(x[c * plane + rr * width + cc] - t[c]) * Math.Sign(w[(o * cin + c) * 9 + ky * 3 + kx]);
+                            }
+                    expected[o * plane + r * width + col] = sum;
+                }
+
+        var (signs, mask, counts) = PackWeights(w, cin, cout);
+        bool anyZero = w.Any(v => v == 0);
+        int words = (cin + 63) / 64;
+        var packed = new ulong[2 * words * plane];
+        var kinds = new byte[plane];
+        BinaryKernels.SignPack(x, cin, plane, t, packed, kinds);
+        var ones = Enumerable.Repeat(1f, cout).ToArray();
+        var zeros = new float[cout];
+        var y = new float[cout * plane];
+        BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, anyZero ? mask : default, anyZero ? counts : default,
+            ones, zeros, default, default, default, y);
+        Assert.Equal(expected, y);
+
+        // Any split into row bands gives the same bits.
+        var banded = new float[y.Length];
+        for (int r0 = 0; r0 < height; r0 += 2)
+            BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, anyZero ? mask : default, anyZero ? counts : default,
+                ones, zeros, default, default, default, banded, r0, Math.Min(height, r0 + 2));
+        Assert.Equal(y, banded);
+    }
+
+    [Fact]
+    public void EpilogueAppliesScaleShiftPReluBiasAndResidualInThatOrder()
+    {
+        int cin = 2, cout = 2, width = 1, height = 1;
+        var x = new[] { 1f, -1f };
+        var w = new float[cout * cin * 9];
+        w[4] = 1; w[9 + 4] = -1;   // output 0: +x0 − x1 at the centre tap (every other weight is exactly 0)
+        w[18 + 4] = -1;            // output 1: −x0
+        var (signs, mask, counts) = PackWeights(w, cin, cout);
+        var packed = new ulong[2];
+        var kinds = new byte[1];
+        BinaryKernels.SignPack(x, cin, 1, new float[2], packed, kinds);
+        var y = new float[2];
+        // s = [1·1 + (−1)·(−1), (−1)·1] = [2, −1]; z = α·s + shift; PReLU; + bias1; + residual.
+        BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, mask, counts,
+            new[] { 0.5f, 2f }, new[] { 0.25f, 0.5f }, new[] { 0.1f, 0.25f }, new[] { 1f, 2f }, new[] { 10f, 20f }, y);
+        Assert.Equal(0.5f * 2 + 0.25f + 1f + 10f, y[0]);               // positive: PReLU passes it
+        Assert.Equal(0.25f * (2f * -1 + 0.5f) + 2f + 20f, y[1]);        // negative: slope applies
+    }
+}
