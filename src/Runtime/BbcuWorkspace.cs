@@ -40,6 +40,18 @@ public sealed class BbcuWorkspace
         _kinds = kindCount == 0 ? Array.Empty<byte>() : new byte[kindCount];
     }
 
+    /// <summary>
+    /// How many threads a call with this workspace may use (default: the processor count). Results are
+    /// bit-identical for every value; 1 runs everything on the calling thread.
+    /// </summary>
+    public int DegreeOfParallelism
+    {
+        get => _degree;
+        set => _degree = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "DegreeOfParallelism must be at least 1.");
+    }
+
+    private int _degree = Environment.ProcessorCount;
+
     /// <summary>Width the workspace was created for.</summary>
     public int Width { get; }
 

@@ -38,57 +38,76 @@ public static class BinaryKernels
     /// which equals PyTorch's <c>sign(x + b)</c> exactly for <c>t = −b</c> (IEEE addition is exact in
     /// sign and rounds to zero only when the exact sum is zero).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void SignPack(ReadOnlySpan<float> x, int channels, int plane, ReadOnlySpan<float> thresholds,
-        Span<ulong> packed, Span<byte> kinds)
+        Span<ulong> packed, Span<byte> kinds, int degree = 1)
     {
         int words = (channels + 63) >> 6;
         if (x.Length < channels * plane || packed.Length < 2 * words * plane || kinds.Length < plane || thresholds.Length < channels)
             throw new ArgumentException("SignPack: buffer too small.");
-        packed.Slice(0, 2 * words * plane).Clear();
-        fixed (float* px0 = x)
+        fixed (float* px = x, pt = thresholds)
         fixed (ulong* pk = packed)
+        fixed (byte* kd = kinds)
         {
-            for (int c = 0; c < channels; c++)
+            var state = new PackState { X = px, Thresholds = pt, Packed = pk, Kinds = kd, Channels = channels, Plane = plane, Words = words };
+            BbcuParallel.For(degree, plane, &PackBand, &state);
+        }
+    }
+
+    private unsafe struct PackState
+    {
+        public float* X, Thresholds;
+        public ulong* Packed;
+        public byte* Kinds;
+        public int Channels, Plane, Words;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackBand(void* state, int start, int end)
+    {
+        ref PackState s = ref *(PackState*)state;
+        int plane = s.Plane, words = s.Words;
+        ulong* pk = s.Packed;
+        for (int w = 0; w < 2 * words; w++)
+            new Span<ulong>(pk + (long)w * plane + start, end - start).Clear();
+        for (int c = 0; c < s.Channels; c++)
+        {
+            float t = s.Thresholds[c];
+            int shift = c & 63;
+            ulong* sign = pk + (long)(c >> 6) * plane;
+            ulong* nonzero = pk + (long)(words + (c >> 6)) * plane;
+            float* xc = s.X + (long)c * plane;
+            int p = start;
+            if (Vector128.IsHardwareAccelerated)
             {
-                float t = thresholds[c];
-                int shift = c & 63;
-                ulong* sign = pk + (long)(c >> 6) * plane;
-                ulong* nonzero = pk + (long)(words + (c >> 6)) * plane;
-                float* xc = px0 + (long)c * plane;
-                int p = 0;
-                if (Vector128.IsHardwareAccelerated)
+                // Four pixels at a time: compare, widen the int masks to 64 bits, keep this channel's bit.
+                Vector128<float> vt = Vector128.Create(t);
+                Vector128<ulong> bit = Vector128.Create(1UL << shift);
+                for (; p <= end - 4; p += 4)
                 {
-                    // Four pixels at a time: compare, widen the int masks to 64 bits, keep this channel's bit.
-                    Vector128<float> vt = Vector128.Create(t);
-                    Vector128<ulong> bit = Vector128.Create(1UL << shift);
-                    for (; p <= plane - 4; p += 4)
-                    {
-                        Vector128<float> v = Vector128.Load(xc + p);
-                        var (ltLo, ltHi) = Vector128.Widen(Vector128.LessThan(v, vt).AsInt32());
-                        var (eqLo, eqHi) = Vector128.Widen(Vector128.Equals(v, vt).AsInt32());
-                        Vector128.Store(Vector128.Load(sign + p) | (ltLo.AsUInt64() & bit), sign + p);
-                        Vector128.Store(Vector128.Load(sign + p + 2) | (ltHi.AsUInt64() & bit), sign + p + 2);
-                        Vector128.Store(Vector128.Load(nonzero + p) | Vector128.AndNot(bit, eqLo.AsUInt64()), nonzero + p);
-                        Vector128.Store(Vector128.Load(nonzero + p + 2) | Vector128.AndNot(bit, eqHi.AsUInt64()), nonzero + p + 2);
-                    }
-                }
-                for (; p < plane; p++)
-                {
-                    float v = xc[p];
-                    sign[p] |= (ulong)(v < t ? 1 : 0) << shift;
-                    nonzero[p] |= (ulong)(v != t ? 1 : 0) << shift;
+                    Vector128<float> v = Vector128.Load(xc + p);
+                    var (ltLo, ltHi) = Vector128.Widen(Vector128.LessThan(v, vt).AsInt32());
+                    var (eqLo, eqHi) = Vector128.Widen(Vector128.Equals(v, vt).AsInt32());
+                    Vector128.Store(Vector128.Load(sign + p) | (ltLo.AsUInt64() & bit), sign + p);
+                    Vector128.Store(Vector128.Load(sign + p + 2) | (ltHi.AsUInt64() & bit), sign + p + 2);
+                    Vector128.Store(Vector128.Load(nonzero + p) | Vector128.AndNot(bit, eqLo.AsUInt64()), nonzero + p);
+                    Vector128.Store(Vector128.Load(nonzero + p + 2) | Vector128.AndNot(bit, eqHi.AsUInt64()), nonzero + p + 2);
                 }
             }
-            ulong tail = (channels & 63) == 0 ? ulong.MaxValue : (1UL << (channels & 63)) - 1;
-            ulong* nz0 = pk + (long)words * plane;
-            for (int p = 0; p < plane; p++)
+            for (; p < end; p++)
             {
-                bool dense = nz0[(long)(words - 1) * plane + p] == tail;
-                for (int w = 0; w < words - 1 && dense; w++)
-                    dense = nz0[(long)w * plane + p] == ulong.MaxValue;
-                kinds[p] = dense ? Dense : HasZeros;
+                float v = xc[p];
+                sign[p] |= (ulong)(v < t ? 1 : 0) << shift;
+                nonzero[p] |= (ulong)(v != t ? 1 : 0) << shift;
             }
+        }
+        ulong tail = (s.Channels & 63) == 0 ? ulong.MaxValue : (1UL << (s.Channels & 63)) - 1;
+        ulong* nz0 = pk + (long)words * plane;
+        for (int p = start; p < end; p++)
+        {
+            bool dense = nz0[(long)(words - 1) * plane + p] == tail;
+            for (int w = 0; w < words - 1 && dense; w++)
+                dense = nz0[(long)w * plane + p] == ulong.MaxValue;
+            s.Kinds[p] = dense ? Dense : HasZeros;
         }
     }
 
@@ -108,11 +127,10 @@ public static class BinaryKernels
     /// <c>o</c> in lane <c>o mod 4</c> of group <c>o div 4</c>), bit set for negative.</param>
     /// <param name="weightMask">Non-zero bits of the weights in the same layout, or empty when no weight is 0.</param>
     /// <param name="weightCount">Non-zero weights per <c>[Cout][tap]</c>, or empty when no weight is 0.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
         int cin, int cout, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,
-        ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1)
+        ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1, int degree = 1)
     {
         if (rowEnd < 0) rowEnd = height;
         int words = (cin + 63) >> 6;
@@ -121,58 +139,87 @@ public static class BinaryKernels
         int plane = width * height;
         bool masked = !weightMask.IsEmpty;
         if (packed.Length < 2 * words * plane || kinds.Length < plane || weights.Length < groups * Group * n || y.Length < cout * plane
-            || alpha.Length < cout || shift.Length < cout || (!residual.IsEmpty && residual.Length < cout * plane)
-            || (masked && (weightMask.Length < weights.Length || weightCount.Length < cout * 9)))
-            throw new ArgumentException("Conv3x3: buffer too small.");
-        int full = 9 * cin;
-        int* acc = stackalloc int[groups * Group]; // cout ≤ 4096: the generator rejects wider binary layers (BBCU022)
-        ulong* gathered = stackalloc ulong[n];
-        fixed (ulong* pk = packed)
+            || alpha.Length < cout || shift.Length < cout || (!slopes.IsEmpty && slopes.Length < cout) || (!bias1.IsEmpty && bias1.Length < cout)
+            || (!residual.IsEmpty && residual.Length < cout * plane)
+            || (masked && (weightMask.Length < weights.Length || weightCount.Length < cout * 9))
+            || cout > 4096 || rowStart < 0 || rowEnd > height || rowStart > rowEnd)
+            throw new ArgumentException("Conv3x3: buffer too small or rows out of range.");
+        fixed (ulong* pk = packed, pw = weights, pm = weightMask)
         fixed (byte* kd = kinds)
-        fixed (ulong* pw = weights)
+        fixed (int* pc = weightCount)
         fixed (float* pal = alpha, psh = shift, psl = slopes, pb1 = bias1, pres = residual, py = y)
         {
-            for (int r = rowStart; r < rowEnd; r++)
+            var state = new ConvState
             {
-                int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
-                for (int col = 0; col < width; col++)
-                {
-                    int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
-                    // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
-                    // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words gathered words.
-                    bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
-                    for (int ky = 0; ky < 3 && fast; ky++)
-                        for (int kx = 0; kx < 3 && fast; kx++)
+                Packed = pk, Kinds = kd, Weights = pw, Mask = masked ? pm : null, Counts = pc,
+                Alpha = pal, Shift = psh, Slopes = psl, Bias1 = pb1, Residual = pres, Y = py,
+                Width = width, Height = height, Cin = cin, Cout = cout, RowStart = rowStart,
+            };
+            BbcuParallel.For(degree, rowEnd - rowStart, &ConvBand, &state);
+        }
+    }
+
+    private unsafe struct ConvState
+    {
+        public ulong* Packed, Weights, Mask;
+        public byte* Kinds;
+        public int* Counts;
+        public float* Alpha, Shift, Slopes, Bias1, Residual, Y;
+        public int Width, Height, Cin, Cout, RowStart;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ConvBand(void* state, int start, int end)
+    {
+        ref ConvState s = ref *(ConvState*)state;
+        int width = s.Width, height = s.Height, cin = s.Cin, cout = s.Cout;
+        int words = (cin + 63) >> 6, n = 9 * words, groups = (cout + Group - 1) / Group, plane = width * height;
+        bool masked = s.Mask != null;
+        int full = 9 * cin;
+        int* acc = stackalloc int[groups * Group]; // cout ≤ 4096 (checked above; the generator rejects wider layers)
+        ulong* gathered = stackalloc ulong[n];
+        ulong* pk = s.Packed;
+        byte* kd = s.Kinds;
+        float* pal = s.Alpha, psh = s.Shift, psl = s.Slopes, pb1 = s.Bias1, pres = s.Residual, py = s.Y;
+        for (int r = s.RowStart + start; r < s.RowStart + end; r++)
+        {
+            int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
+            for (int col = 0; col < width; col++)
+            {
+                int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
+                // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
+                // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words gathered words.
+                bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+                for (int ky = 0; ky < 3 && fast; ky++)
+                    for (int kx = 0; kx < 3 && fast; kx++)
+                    {
+                        int q = (r + ky - 1) * width + (col + kx - 1);
+                        if (kd[q] != Dense) fast = false;
+                        else
                         {
-                            int q = (r + ky - 1) * width + (col + kx - 1);
-                            if (kd[q] != Dense) fast = false;
-                            else
-                            {
-                                ulong* dst = gathered + (ky * 3 + kx) * words;
-                                for (int w = 0; w < words; w++) dst[w] = pk[(long)w * plane + q];
-                            }
+                            ulong* dst = gathered + (ky * 3 + kx) * words;
+                            for (int w = 0; w < words; w++) dst[w] = pk[(long)w * plane + q];
                         }
-                    if (fast)
-                    {
-                        XorPopcount(gathered, n, pw, groups, acc);
-                        for (int o = 0; o < cout; o++) acc[o] = full - 2 * acc[o];
                     }
-                    else
-                    {
-                        for (int o = 0; o < cout; o++) acc[o] = 0;
-                        AccumulateGeneral(pk, kd, width, plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, pw,
-                            masked ? weightMask : default, weightCount, acc);
-                    }
-                    long p = (long)r * width + col;
-                    float* yp = py + p;
-                    for (int o = 0; o < cout; o++)
-                    {
-                        float z = pal[o] * acc[o] + psh[o];
-                        if (psl != null) z = z > 0f ? z : psl[o] * z;
-                        if (pb1 != null) z += pb1[o];
-                        if (pres != null) z += pres[o * (long)plane + p];
-                        yp[o * (long)plane] = z;
-                    }
+                if (fast)
+                {
+                    XorPopcount(gathered, n, s.Weights, groups, acc);
+                    for (int o = 0; o < cout; o++) acc[o] = full - 2 * acc[o];
+                }
+                else
+                {
+                    for (int o = 0; o < cout; o++) acc[o] = 0;
+                    AccumulateGeneral(pk, kd, width, plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, s.Weights, s.Mask, s.Counts, acc);
+                }
+                long p = (long)r * width + col;
+                float* yp = py + p;
+                for (int o = 0; o < cout; o++)
+                {
+                    float z = pal[o] * acc[o] + psh[o];
+                    if (psl != null) z = z > 0f ? z : psl[o] * z;
+                    if (pb1 != null) z += pb1[o];
+                    if (pres != null) z += pres[o * (long)plane + p];
+                    yp[o * (long)plane] = z;
                 }
             }
         }
@@ -242,9 +289,9 @@ public static class BinaryKernels
     /// <summary>Any pixel: taps inside the image only, zero activations and zero weights counted as 0.</summary>
     private static unsafe void AccumulateGeneral(ulong* pk, byte* kd, int width, int plane, int r, int col,
         int ky0, int ky1, int kx0, int kx1, int words, int n, int cin, int cout,
-        ulong* pw, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount, int* acc)
+        ulong* pw, ulong* weightMask, int* weightCount, int* acc)
     {
-        bool masked = !weightMask.IsEmpty;
+        bool masked = weightMask != null;
         for (int ky = ky0; ky < ky1; ky++)
         {
             for (int kx = kx0; kx < kx1; kx++)
@@ -268,7 +315,7 @@ public static class BinaryKernels
                             continue;
                         }
                         ulong m = dense ? ulong.MaxValue : nz[(long)w * plane];
-                        if (masked) m &= weightMask[(int)(at + (long)w * Group)];
+                        if (masked) m &= weightMask[at + (long)w * Group];
                         count += BitOperations.PopCount(m);
                         mismatches += BitOperations.PopCount((xw ^ wbits) & m);
                     }

@@ -30,21 +30,47 @@ public static class FloatKernels
     /// Zero-padded, stride-1 convolution with an odd square kernel: <c>y[o] = bias[o] + Σ_c Σ_taps w·x[c]</c>,
     /// then <paramref name="activation"/>. Weights are PyTorch's <c>[Cout, Cin, k, k]</c> order.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Conv2d(ReadOnlySpan<float> x, Span<float> y, int width, int height, int cin, int cout, int k,
+    public static unsafe void Conv2d(ReadOnlySpan<float> x, Span<float> y, int width, int height, int cin, int cout, int k,
         ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, BbcuActivation activation = BbcuActivation.None,
-        float slope = 0f, ReadOnlySpan<float> slopes = default)
+        float slope = 0f, ReadOnlySpan<float> slopes = default, int degree = 1)
     {
         int plane = width * height;
-        int pad = k / 2;
-        for (int o = 0; o < cout; o++)
+        if (x.Length < cin * plane || y.Length < cout * plane || weights.Length < cout * cin * k * k || (!bias.IsEmpty && bias.Length < cout)
+            || (activation == BbcuActivation.PRelu && slopes.Length < cout) || k % 2 == 0)
+            throw new ArgumentException("Conv2d: buffer too small or even kernel.");
+        fixed (float* px = x, py = y, pw = weights, pb = bias, ps = slopes)
         {
-            Span<float> yo = y.Slice(o * plane, plane);
-            yo.Fill(bias.IsEmpty ? 0f : bias[o]);
+            var state = new ConvState
+            {
+                X = px, Y = py, Weights = pw, Bias = pb, Slopes = ps, Width = width, Height = height, Cin = cin, K = k,
+                Activation = activation, Slope = slope,
+            };
+            // Output channels are independent: any split gives the same bits.
+            BbcuParallel.For(degree, cout, &ConvBand, &state);
+        }
+    }
+
+    private unsafe struct ConvState
+    {
+        public float* X, Y, Weights, Bias, Slopes;
+        public int Width, Height, Cin, K;
+        public BbcuActivation Activation;
+        public float Slope;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ConvBand(void* state, int start, int end)
+    {
+        ref ConvState s = ref *(ConvState*)state;
+        int width = s.Width, height = s.Height, cin = s.Cin, k = s.K, plane = width * height, pad = k / 2;
+        for (int o = start; o < end; o++)
+        {
+            var yo = new Span<float>(s.Y + (long)o * plane, plane);
+            yo.Fill(s.Bias == null ? 0f : s.Bias[o]);
             for (int c = 0; c < cin; c++)
             {
-                ReadOnlySpan<float> xc = x.Slice(c * plane, plane);
-                ReadOnlySpan<float> wc = weights.Slice((o * cin + c) * k * k, k * k);
+                var xc = new ReadOnlySpan<float>(s.X + (long)c * plane, plane);
+                float* wc = s.Weights + ((long)o * cin + c) * k * k;
                 for (int ky = 0; ky < k; ky++)
                 {
                     int dy = ky - pad;
@@ -64,7 +90,7 @@ public static class FloatKernels
                     }
                 }
             }
-            Activate(yo, activation, activation == BbcuActivation.PRelu ? slopes[o] : slope);
+            Activate(yo, s.Activation, s.Activation == BbcuActivation.PRelu ? s.Slopes[o] : s.Slope);
         }
     }
 

@@ -137,6 +137,39 @@ public sealed class ModelApiTests : IClassFixture<ModelApiTests.Compiled>
     }
 
     [Fact]
+    public void EveryThreadCountGivesTheSameBits()
+    {
+        int w = 23, h = 19;
+        var input = Image(3, w, h, 4);
+        var ws = _m.CreateWorkspace(w, h);
+        ws.DegreeOfParallelism = 1;
+        var expected = new float[input.Length];
+        _m.RunWorkspace(input, w, h, expected, ws);
+        foreach (int degree in new[] { 2, 3, 4, 16 })
+        {
+            ws.DegreeOfParallelism = degree;
+            var o = new float[input.Length];
+            _m.RunWorkspace(input, w, h, o, ws);
+            Assert.Equal(expected, o);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => ws.DegreeOfParallelism = 0);
+    }
+
+    [Fact]
+    public void ParallelPathAllocatesNothingAfterWarmUp()
+    {
+        int w = 17, h = 11;
+        var input = Image(3, w, h, 5);
+        var output = new float[input.Length];
+        var ws = _m.CreateWorkspace(w, h);
+        ws.DegreeOfParallelism = 2;
+        _m.RunWorkspace(input, w, h, output, ws);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) _m.RunWorkspace(input, w, h, output, ws);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void WorkspaceIsReleasedAfterAFailedCall()
     {
         var ws = _m.CreateWorkspace(5, 4);

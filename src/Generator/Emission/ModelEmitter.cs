@@ -175,6 +175,7 @@ internal sealed class ModelEmitter
     {
         _names[_program.Input] = "input";
         _names[_program.Output] = "output";
+        Line("int degree = workspace.DegreeOfParallelism;");
         if (_plan.FloatsPerPixel > 0) Line("Span<float> floats = workspace.Floats;");
         if (_plan.WordsPerPixel > 0)
         {
@@ -200,10 +201,11 @@ internal sealed class ModelEmitter
             string plane = s == 1 ? "plane" : $"plane * {s * s}";
             string call = layer switch
             {
-                ConvLayer or ResampleLayer => $"{x}, {y}, {size}",
+                ConvLayer => $"{x}, {y}, {size}, degree",
+                ResampleLayer => $"{x}, {y}, {size}",
                 BinaryConvLayer b => b.Residual is null
-                    ? $"{x}, {y}, packed, kinds, {size}"
-                    : $"{x}, {_names[b.Residual]}, {y}, packed, kinds, {size}",
+                    ? $"{x}, {y}, packed, kinds, {size}, degree"
+                    : $"{x}, {_names[b.Residual]}, {y}, packed, kinds, {size}, degree",
                 ElementwiseLayer => $"{x}, {_names[layer.Inputs[1]]}, {y}",
                 ScalarLayer => $"{x}, {y}",
                 _ => $"{x}, {y}, {plane}",
@@ -228,7 +230,7 @@ internal sealed class ModelEmitter
                 doc.Add($"Shapes: x {inShape} → y {outShape}.");
                 doc.Add($"OPs: {Literals.Grouped(macs)} MACs per pixel. Params: {Literals.Grouped(c.Weights.Length + (c.Bias?.Length ?? 0))} floats.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height)");
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height, int degree)");
                 Open();
                 Line($"const int Cin = {c.Cin}, Cout = {c.Cout}, K = {c.K};");
                 string bias = c.Bias is null ? "default" : $"{m}_Bias";
@@ -239,7 +241,7 @@ internal sealed class ModelEmitter
                     Activation.LeakyRelu => $", BbcuActivation.LeakyRelu, slope: {Literals.Float(c.Slope)}",
                     _ => $", BbcuActivation.PRelu, slopes: {m}_Slopes",
                 };
-                Line($"FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, {m}_Weights, {bias}{act});");
+                Line($"FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, {m}_Weights, {bias}{act}, degree: degree);");
                 Close();
                 Floats($"{m}_Weights", c.Weights, $"[{c.Cout}, {c.Cin}, {c.K}, {c.K}] weights");
                 if (c.Bias is not null) Floats($"{m}_Bias", c.Bias, $"[{c.Cout}] bias");
@@ -261,14 +263,14 @@ internal sealed class ModelEmitter
                 if (b.Mask is not null) doc.Add("Some weights are exactly 0: counted with weight masks.");
                 Comment(doc, layer.Notes);
                 string residual = b.Residual is null ? "" : "ReadOnlySpan<float> residual, ";
-                Line($"private static void {m}(ReadOnlySpan<float> x, {residual}Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height)");
+                Line($"private static void {m}(ReadOnlySpan<float> x, {residual}Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)");
                 Open();
                 Line($"const int Cin = {b.Cin}, Cout = {b.Cout};");
-                Line("BinaryKernels.SignPack(x, Cin, width * height, " + $"{m}_Thresholds, packed, kinds);");
+                Line("BinaryKernels.SignPack(x, Cin, width * height, " + $"{m}_Thresholds, packed, kinds, degree);");
                 Line($"BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, {m}_Weights, " +
                      (b.Mask is null ? "default, default, " : $"{m}_WeightMask, {m}_WeightCount, ") +
                      $"{m}_Alpha, {m}_Shift, " + (b.Slopes is null ? "default, " : $"{m}_Slopes, ") +
-                     (b.Bias1 is null ? "default, " : $"{m}_Bias1, ") + (b.Residual is null ? "default, " : "residual, ") + "y);");
+                     (b.Bias1 is null ? "default, " : $"{m}_Bias1, ") + (b.Residual is null ? "default, " : "residual, ") + "y, degree: degree);");
                 Close();
                 Floats($"{m}_Thresholds", b.Thresholds, $"[{b.Cin}] Sign thresholds (−input_bias)");
                 Words($"{m}_Weights", b.Signs, $"[{(b.Cout + 3) / 4}][9][{b.Words}][4] sign bits of W (output channel o in lane o mod 4 of group o div 4), set for negative");

@@ -66,15 +66,16 @@ namespace TestModels
             workspace.Enter(nameof(Model), (long)plane * FloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel, width, height);
             try
             {
+                int degree = workspace.DegreeOfParallelism;
                 Span<float> floats = workspace.Floats;
                 Span<ulong> packed = workspace.Bits;
                 Span<byte> kinds = workspace.Kinds;
                 Span<float> v0 = floats.Slice(0 * plane, 8 * plane); // 'h0'
                 Span<float> v1 = floats.Slice(8 * plane, 8 * plane); // 'h1'
                 Span<float> v2 = floats.Slice(0 * plane, 1 * plane); // 'noise/s'
-                Layer00(input, v0, width, height);
-                Layer01(v0, v0, v1, packed, kinds, width, height);
-                Layer02(v1, v2, width, height);
+                Layer00(input, v0, width, height, degree);
+                Layer01(v0, v0, v1, packed, kinds, width, height, degree);
+                Layer02(v1, v2, width, height, degree);
                 Layer03(input, v2, output);
             }
             finally
@@ -115,10 +116,10 @@ namespace TestModels
         /// OPs: 72 MACs per pixel. Params: 72 floats.
         /// Folded: input ×20 ('x_amp') folded into the weights; Relu 'model.1' fused.
         /// </summary>
-        private static void Layer00(ReadOnlySpan<float> x, Span<float> y, int width, int height)
+        private static void Layer00(ReadOnlySpan<float> x, Span<float> y, int width, int height, int degree)
         {
             const int Cin = 1, Cout = 8, K = 3;
-            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer00_Weights, default, BbcuActivation.Relu);
+            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer00_Weights, default, BbcuActivation.Relu, degree: degree);
         }
 
         /// <summary>[8, 1, 3, 3] weights.</summary>
@@ -143,11 +144,11 @@ namespace TestModels
         /// Params: 576 binary weights (18 as Params_f/32) + 40 floats.
         /// Folded: α = mean|model.2.binary_conv.weight| per output channel; thresholds = −model.2.move0.bias; RPReLU 'model.2.relu' fused (its first bias folded into the shift); residual add 'h1' (+ 'h0') fused.
         /// </summary>
-        private static void Layer01(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height)
+        private static void Layer01(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)
         {
             const int Cin = 8, Cout = 8;
-            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds);
-            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, default, default, Layer01_Alpha, Layer01_Shift, Layer01_Slopes, Layer01_Bias1, residual, y);
+            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds, degree);
+            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, default, default, Layer01_Alpha, Layer01_Shift, Layer01_Slopes, Layer01_Bias1, residual, y, degree: degree);
         }
 
         /// <summary>[8] Sign thresholds (−input_bias).</summary>
@@ -210,10 +211,10 @@ namespace TestModels
         /// OPs: 72 MACs per pixel. Params: 72 floats.
         /// Folded: ÷20 ('out') folded into the weights and bias.
         /// </summary>
-        private static void Layer02(ReadOnlySpan<float> x, Span<float> y, int width, int height)
+        private static void Layer02(ReadOnlySpan<float> x, Span<float> y, int width, int height, int degree)
         {
             const int Cin = 8, Cout = 1, K = 3;
-            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer02_Weights, default);
+            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer02_Weights, default, degree: degree);
         }
 
         /// <summary>[1, 8, 3, 3] weights.</summary>

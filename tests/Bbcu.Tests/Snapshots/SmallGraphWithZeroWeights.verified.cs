@@ -66,6 +66,7 @@ namespace TestModels
             workspace.Enter(nameof(Model), (long)plane * FloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel, width, height);
             try
             {
+                int degree = workspace.DegreeOfParallelism;
                 Span<float> floats = workspace.Floats;
                 Span<ulong> packed = workspace.Bits;
                 Span<byte> kinds = workspace.Kinds;
@@ -73,11 +74,11 @@ namespace TestModels
                 Span<float> v1 = floats.Slice(3 * plane, 3 * plane); // 'b'
                 Span<float> v2 = floats.Slice(0 * plane, 3 * plane); // 'r'
                 Span<float> v3 = floats.Slice(6 * plane, 3 * plane); // 's'
-                Layer00(input, v0, width, height);
-                Layer01(v0, v1, packed, kinds, width, height);
+                Layer00(input, v0, width, height, degree);
+                Layer01(v0, v1, packed, kinds, width, height, degree);
                 Layer02(v1, v2, plane);
                 Layer03(v2, v1, v3);
-                Layer04(v3, output, width, height);
+                Layer04(v3, output, width, height, degree);
             }
             finally
             {
@@ -117,10 +118,10 @@ namespace TestModels
         /// OPs: 54 MACs per pixel. Params: 57 floats.
         /// Folded: PRelu 'act' fused.
         /// </summary>
-        private static void Layer00(ReadOnlySpan<float> x, Span<float> y, int width, int height)
+        private static void Layer00(ReadOnlySpan<float> x, Span<float> y, int width, int height, int degree)
         {
             const int Cin = 2, Cout = 3, K = 3;
-            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer00_Weights, Layer00_Bias, BbcuActivation.PRelu, slopes: Layer00_Slopes);
+            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer00_Weights, Layer00_Bias, BbcuActivation.PRelu, slopes: Layer00_Slopes, degree: degree);
         }
 
         /// <summary>[3, 2, 3, 3] weights.</summary>
@@ -156,11 +157,11 @@ namespace TestModels
         /// Some weights are exactly 0: counted with weight masks.
         /// Folded: α = mean|body.binary_conv.weight| per output channel; thresholds = −body.move0.bias.
         /// </summary>
-        private static void Layer01(ReadOnlySpan<float> x, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height)
+        private static void Layer01(ReadOnlySpan<float> x, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)
         {
             const int Cin = 3, Cout = 3;
-            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds);
-            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, Layer01_WeightMask, Layer01_WeightCount, Layer01_Alpha, Layer01_Shift, default, default, default, y);
+            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds, degree);
+            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, Layer01_WeightMask, Layer01_WeightCount, Layer01_Alpha, Layer01_Shift, default, default, default, y, degree: degree);
         }
 
         /// <summary>[3] Sign thresholds (−input_bias).</summary>
@@ -255,10 +256,10 @@ namespace TestModels
         /// Shapes: x [3, H, W] → y [2, H, W].
         /// OPs: 54 MACs per pixel. Params: 54 floats.
         /// </summary>
-        private static void Layer04(ReadOnlySpan<float> x, Span<float> y, int width, int height)
+        private static void Layer04(ReadOnlySpan<float> x, Span<float> y, int width, int height, int degree)
         {
             const int Cin = 3, Cout = 2, K = 3;
-            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer04_Weights, default);
+            FloatKernels.Conv2d(x, y, width, height, Cin, Cout, K, Layer04_Weights, default, degree: degree);
         }
 
         /// <summary>[2, 3, 3, 3] weights.</summary>

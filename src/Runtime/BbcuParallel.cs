@@ -1,0 +1,113 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+
+namespace Bbcu;
+
+/// <summary>
+/// Splits a kernel's work into contiguous chunks run on a small pool of worker threads, without
+/// allocating per call (generated code and kernels only). Chunks never change a result: every kernel
+/// that uses it computes each output element independently of the split.
+/// </summary>
+/// <remarks>
+/// The pool has <c>ProcessorCount − 1</c> background threads, created on first use. One call uses it at
+/// a time; a call that finds it busy (another thread is running a model) runs its work on its own
+/// thread instead, which gives the same bits.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static unsafe class BbcuParallel
+{
+    private static readonly object Gate = new();
+    private static Worker[]? _workers;
+    private static int _busy;
+
+    /// <summary>Runs <c>body(state, start, end)</c> over <c>[0, count)</c> in up to <paramref name="degree"/> chunks.</summary>
+    public static void For(int degree, int count, delegate*<void*, int, int, void> body, void* state)
+    {
+        if (degree <= 1 || count <= 1 || Environment.ProcessorCount <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            body(state, 0, count);
+            return;
+        }
+        try
+        {
+            Worker[] workers = _workers ?? CreateWorkers();
+            int chunks = Math.Min(Math.Min(degree, workers.Length + 1), count);
+            for (int i = 1; i < chunks; i++)
+                workers[i - 1].Start(body, state, (int)((long)count * i / chunks), (int)((long)count * (i + 1) / chunks));
+            body(state, 0, count / chunks);
+            Exception? error = null;
+            for (int i = 1; i < chunks; i++)
+                error ??= workers[i - 1].Wait();
+            if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>The number of threads a call can use at most.</summary>
+    public static int MaxDegree => Environment.ProcessorCount;
+
+    private static Worker[] CreateWorkers()
+    {
+        lock (Gate)
+        {
+            if (_workers is null)
+            {
+                var workers = new Worker[Math.Max(1, Environment.ProcessorCount - 1)];
+                for (int i = 0; i < workers.Length; i++) workers[i] = new Worker(i);
+                _workers = workers;
+            }
+            return _workers;
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly AutoResetEvent _go = new(false);
+        private readonly ManualResetEventSlim _finished = new(false, spinCount: 200);
+        private delegate*<void*, int, int, void> _body;
+        private void* _state;
+        private int _start, _end;
+        private Exception? _error;
+
+        public Worker(int index)
+        {
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"Bbcu worker {index}" };
+            thread.Start();
+        }
+
+        public void Start(delegate*<void*, int, int, void> body, void* state, int start, int end)
+        {
+            _body = body; _state = state; _start = start; _end = end; _error = null;
+            _finished.Reset();
+            _go.Set();
+        }
+
+        public Exception? Wait()
+        {
+            _finished.Wait();
+            return _error;
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _go.WaitOne();
+                try
+                {
+                    _body(_state, _start, _end);
+                }
+                catch (Exception e)
+                {
+                    _error = e;
+                }
+                _finished.Set();
+            }
+        }
+    }
+}
