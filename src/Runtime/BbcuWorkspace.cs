@@ -9,9 +9,11 @@ namespace Bbcu;
 /// <c>CreateWorkspace(width, height)</c> and pass it to <c>Run</c> to run without allocating.
 /// </summary>
 /// <remarks>
-/// A workspace created for <c>W×H</c> serves every image with <c>width·height ≤ W·H</c>
-/// (the buffers are sized per pixel). It is not thread-safe: using one workspace from two threads at
-/// once throws <see cref="InvalidOperationException"/>; give each thread its own.
+/// A workspace created for <c>W×H</c> runs every image with <c>width·height ≤ W·H</c> in one pass
+/// (the buffers are sized per pixel), and any larger image in tiles of at most <c>W×H</c> pixels
+/// (each with a halo of the model's receptive field, so the result is bit-identical). It is not
+/// thread-safe: using one workspace from two threads at once throws
+/// <see cref="InvalidOperationException"/>; give each thread its own.
 /// </remarks>
 public sealed class BbcuWorkspace
 {
@@ -73,15 +75,15 @@ public sealed class BbcuWorkspace
     [EditorBrowsable(EditorBrowsableState.Never)]
     public Span<byte> Kinds => _kinds;
 
-    /// <summary>Checks that the workspace can hold a call's buffers and marks it in use (generated code only).</summary>
+    /// <summary>Whether the buffers can hold a call needing these sizes (generated code only).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    public void Enter(string model, long floatCount, long wordCount, long kindCount, int width, int height)
+    public bool Fits(long floatCount, long wordCount, long kindCount) =>
+        floatCount <= _floats.Length && wordCount <= _bits.Length && kindCount <= _kinds.Length;
+
+    /// <summary>Marks the workspace in use; throws if another call holds it (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void Enter()
     {
-        if (floatCount > _floats.Length || wordCount > _bits.Length || kindCount > _kinds.Length)
-            throw new ArgumentException(
-                $"The workspace was created for {Width}×{Height} and is too small for a {width}×{height} image of {model}: " +
-                $"it needs {floatCount} floats, {wordCount} words and {kindCount} flag bytes but holds {_floats.Length}, {_bits.Length} and {_kinds.Length}. " +
-                $"Create it with {model}.CreateWorkspace({width}, {height}).", "workspace");
         if (Interlocked.Exchange(ref _inUse, 1) != 0)
             throw new InvalidOperationException("This BbcuWorkspace is already in use by another call; give each thread its own workspace.");
     }

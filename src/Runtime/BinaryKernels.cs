@@ -234,6 +234,11 @@ public static class BinaryKernels
             XorPopcountAvx2(x, n, weights, groups, acc);
             return;
         }
+        if (PopcountAdvSimd.IsSupported)
+        {
+            PopcountAdvSimd.XorPopcount(x, n, weights, groups, acc);
+            return;
+        }
         for (int g = 0; g < groups; g++)
         {
             ulong* w = weights + (long)g * n * Group;

@@ -53,7 +53,10 @@ public static class ResampleKernels
     /// the product in double, rounded to float32), <c>i0 = ⌊src⌋</c>, <c>i1 = min(i0 + 1, n − 1)</c>,
     /// <c>λ = src − i0</c>; <c>y = (1−λy)·((1−λx)·x00 + λx·x01) + λy·((1−λx)·x10 + λx·x11)</c>.
     /// </summary>
-    public static void UpsampleBilinear(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height)
+    /// <param name="originX">Global column of this map's first input column (when running a tile): the
+    /// source coordinates are computed from global output coordinates, so a tile gets the same bits.</param>
+    /// <param name="originY">Global row of this map's first input row.</param>
+    public static void UpsampleBilinear(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int originX = 0, int originY = 0)
     {
         int plane = width * height, outWidth = width * r, outHeight = height * r, outPlane = plane * r * r;
         for (int c = 0; c < channels; c++)
@@ -62,13 +65,13 @@ public static class ResampleKernels
             Span<float> dst = y.Slice(c * outPlane, outPlane);
             for (int oh = 0; oh < outHeight; oh++)
             {
-                var (y0, y1, ly) = Source(oh, r, height);
+                var (y0, y1, ly) = Source(oh, r, height, originY);
                 float ly0 = 1f - ly;
                 ReadOnlySpan<float> top = src.Slice(y0 * width, width), bottom = src.Slice(y1 * width, width);
                 Span<float> drow = dst.Slice(oh * outWidth, outWidth);
                 for (int ow = 0; ow < outWidth; ow++)
                 {
-                    var (a, b, l1) = Source(ow, r, width);
+                    var (a, b, l1) = Source(ow, r, width, originX);
                     float l0 = 1f - l1;
                     drow[ow] = ly0 * (l0 * top[a] + l1 * top[b]) + ly * (l0 * bottom[a] + l1 * bottom[b]);
                 }
@@ -76,14 +79,17 @@ public static class ResampleKernels
         }
     }
 
-    private static (int I0, int I1, float Lambda) Source(int dst, int r, int n)
+    /// <summary>Source indices (local to the map) and weight for local output index <paramref name="dst"/>.</summary>
+    private static (int I0, int I1, float Lambda) Source(int dst, int r, int n, int origin)
     {
         float scale = (float)(1.0 / r);
-        float src = (float)(scale * (dst + 0.5) - 0.5);
+        float src = (float)(scale * (dst + (long)origin * r + 0.5) - 0.5);
         if (src < 0f) src = 0f;
-        int i0 = (int)Math.Floor(src);
+        int g0 = (int)Math.Floor(src);
+        float lambda = Math.Min(Math.Max(src - g0, 0f), 1f);
+        // Local indices, clamped to the map: outside a tile's interior only its (discarded) halo is affected.
+        int i0 = Math.Min(Math.Max(g0 - origin, 0), n - 1);
         int i1 = i0 < n - 1 ? i0 + 1 : i0;
-        float lambda = Math.Min(Math.Max(src - i0, 0f), 1f);
         return (i0, i1, lambda);
     }
 

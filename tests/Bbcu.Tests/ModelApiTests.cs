@@ -84,8 +84,10 @@ public sealed class ModelApiTests : IClassFixture<ModelApiTests.Compiled>
     public void TooSmallWorkspaceThrows()
     {
         var ws = _m.CreateWorkspace(4, 4);
+        // Too small to hold the image and too small to tile it with the model's halo.
         var e = Assert.Throws<ArgumentException>(() => _m.RunWorkspace(new float[3 * 5 * 5], 5, 5, new float[3 * 5 * 5], ws));
-        Assert.Contains("CreateWorkspace(5, 5)", e.Message);
+        Assert.Contains("halo of 6 pixels", e.Message);
+        Assert.Contains("or for 5×5", e.Message);
         // A workspace serves any image with no more pixels than it was made for.
         _m.RunWorkspace(new float[3 * 8 * 2], 8, 2, new float[3 * 8 * 2], ws);
     }

@@ -82,6 +82,10 @@ internal sealed class ModelEmitter
         Line($"private const int WordsPerPixel = {_plan.WordsPerPixel};");
         Line($"private const int KindsPerPixel = {_plan.KindsPerPixel};");
         Line($"private const int MaxFloats = {_plan.MaxFloats};");
+        Line($"private const int LayerFloatsPerPixel = {_plan.TileOffset};");
+        Line($"private const int TileOffset = {_plan.TileOffset};");
+        Line("/// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>");
+        Line($"public const int Halo = {_plan.Halo};");
         Line();
         Line("/// <summary>Bytes of workspace a <paramref name=\"width\"/> × <paramref name=\"height\"/> image needs.</summary>");
         Line("public static long WorkspaceBytes(int width, int height) =>");
@@ -119,15 +123,45 @@ internal sealed class ModelEmitter
         Open();
         Line("ArgumentNullException.ThrowIfNull(workspace);");
         Line($"int plane = BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);");
-        Line($"workspace.Enter(nameof({_request.ClassName}), (long)plane * FloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel, width, height);");
+        Line("workspace.Enter();");
         Line("try");
         Open();
-        EmitRunBody();
+        Line("if (workspace.Fits((long)plane * LayerFloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel))");
+        Open();
+        Line("RunCore(input, width, height, output, workspace, 0, 0);");
+        Line("return;");
+        Close();
+        Line("// Larger than the workspace: tiles with a halo of the receptive field, so every output pixel");
+        Line("// sees exactly the inputs it sees in one pass (bit-identical results).");
+        Line($"var (coreWidth, coreHeight) = BbcuTiling.Core(nameof({_request.ClassName}), workspace.Width, workspace.Height, Halo, width, height);");
+        Line("for (int ty = 0; ty < height; ty += coreHeight)");
+        Open();
+        Line("for (int tx = 0; tx < width; tx += coreWidth)");
+        Open();
+        Line("int x0 = Math.Max(0, tx - Halo), y0 = Math.Max(0, ty - Halo);");
+        Line("int x1 = Math.Min(width, tx + coreWidth + Halo), y1 = Math.Min(height, ty + coreHeight + Halo);");
+        Line("int tw = x1 - x0, th = y1 - y0, tilePlane = tw * th;");
+        Line("Span<float> tileIn = workspace.Floats.Slice(TileOffset * tilePlane, InputChannels * tilePlane);");
+        Line("Span<float> tileOut = workspace.Floats.Slice((TileOffset + InputChannels) * tilePlane, OutputChannels * Scale * Scale * tilePlane);");
+        Line("BbcuTiling.CopyIn(input, width, height, InputChannels, x0, y0, tw, th, tileIn);");
+        Line("RunCore(tileIn, tw, th, tileOut, workspace, x0, y0);");
+        Line("int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);");
+        Line("BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,");
+        Line("    output, width * Scale, height * Scale, tx * Scale, ty * Scale);");
+        Close();
+        Close();
         Close();
         Line("finally");
         Open();
         Line("workspace.Exit();");
         Close();
+        Close();
+        Line();
+        Line("/// <summary>One pass over a whole image or a tile whose top-left input pixel is (originX, originY).</summary>");
+        Line("private static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY)");
+        Open();
+        Line("int plane = width * height;");
+        EmitRunBody();
         Close();
 
         Line();
@@ -202,6 +236,7 @@ internal sealed class ModelEmitter
             string call = layer switch
             {
                 ConvLayer => $"{x}, {y}, {size}, degree",
+                ResampleLayer { Kind: ResampleKind.Bilinear } => $"{x}, {y}, {size}, originX * {s}, originY * {s}",
                 ResampleLayer => $"{x}, {y}, {size}",
                 BinaryConvLayer b => b.Residual is null
                     ? $"{x}, {y}, packed, kinds, {size}, degree"
@@ -335,8 +370,16 @@ internal sealed class ModelEmitter
                 doc.Add($"Shapes: x {inShape} → y {outShape}.");
                 Comment(doc, layer.Notes);
                 string kernel = r.Kind switch { ResampleKind.PixelShuffle => "PixelShuffle", ResampleKind.Nearest => "UpsampleNearest", _ => "UpsampleBilinear" };
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height) =>");
-                Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height);");
+                if (r.Kind == ResampleKind.Bilinear)
+                {
+                    Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height, int originX, int originY) =>");
+                    Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height, originX, originY);");
+                }
+                else
+                {
+                    Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height) =>");
+                    Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height);");
+                }
                 break;
             }
             case ChannelExpandLayer e:

@@ -17,6 +17,13 @@ internal sealed class BufferPlan
     public int KindsPerPixel { get; set; }
     /// <summary>The widest value, in floats per input pixel (channels · scale²).</summary>
     public int MaxFloats { get; set; }
+    /// <summary>Offset (floats per input pixel) of the tile input and output buffers, after the layers' slots.</summary>
+    public int TileOffset { get; set; }
+    /// <summary>
+    /// Input pixels a tile needs on each side so that its core is computed exactly: the sum over layers
+    /// of their reach (k/2 for a k×k convolution, 1 for bilinear upsampling) divided by their scale.
+    /// </summary>
+    public int Halo { get; set; }
 }
 
 /// <summary>
@@ -74,6 +81,23 @@ internal static class BufferPlanner
             plan.FloatsPerPixel += slots[s].Capacity;
         }
         foreach (var kv in slotOf) plan.Offsets[kv.Key] = slotOffsets[kv.Value];
+
+        // Tiles: an input and an output buffer after the slots, and the halo.
+        plan.TileOffset = plan.FloatsPerPixel;
+        plan.FloatsPerPixel += program.Input.FloatsPerInputPixel + program.Output.FloatsPerInputPixel;
+        double reach = 0;
+        foreach (Layer layer in program.Layers)
+        {
+            double r = layer switch
+            {
+                ConvLayer c => c.K / 2,
+                BinaryConvLayer => 1,
+                ResampleLayer { Kind: ResampleKind.Bilinear } => 1,
+                _ => 0,
+            };
+            reach += r / layer.Inputs[0].Scale;
+        }
+        plan.Halo = (int)Math.Ceiling(reach);
         return plan;
     }
 }
