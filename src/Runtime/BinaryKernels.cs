@@ -178,50 +178,87 @@ public static class BinaryKernels
         int full = 9 * cin;
         int* acc = stackalloc int[groups * Group]; // cout ≤ 4096 (checked above; the generator rejects wider layers)
         ulong* gathered = stackalloc ulong[n];
+        // The sums of a block of columns are staged channel-major ([o][j], ≤ 8 KiB, in L1); the epilogue
+        // then runs per channel over contiguous pixels, vectorised, reading the residual and writing the
+        // output plane in runs instead of one scattered access per plane and pixel.
+        int block = Math.Clamp(2048 / cout, 1, 32);
+        int* sums = stackalloc int[cout * block];
         ulong* pk = s.Packed;
         byte* kd = s.Kinds;
-        float* pal = s.Alpha, psh = s.Shift, psl = s.Slopes, pb1 = s.Bias1, pres = s.Residual, py = s.Y;
         for (int r = s.RowStart + start; r < s.RowStart + end; r++)
         {
             int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
-            for (int col = 0; col < width; col++)
+            for (int col0 = 0; col0 < width; col0 += block)
             {
-                int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
-                // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
-                // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words gathered words.
-                bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
-                for (int ky = 0; ky < 3 && fast; ky++)
-                    for (int kx = 0; kx < 3 && fast; kx++)
-                    {
-                        int q = (r + ky - 1) * width + (col + kx - 1);
-                        if (kd[q] != Dense) fast = false;
-                        else
+                int count = Math.Min(block, width - col0);
+                for (int j = 0; j < count; j++)
+                {
+                    int col = col0 + j;
+                    int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
+                    // Fast path: an interior pixel whose 9 taps are all ±1 and no weight is 0:
+                    // s[o] = 9·Cin − 2·popcount(taps ⊕ W[o]) over 9·words gathered words.
+                    bool fast = !masked && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+                    for (int ky = 0; ky < 3 && fast; ky++)
+                        for (int kx = 0; kx < 3 && fast; kx++)
                         {
-                            ulong* dst = gathered + (ky * 3 + kx) * words;
-                            for (int w = 0; w < words; w++) dst[w] = pk[(long)w * plane + q];
+                            int q = (r + ky - 1) * width + (col + kx - 1);
+                            if (kd[q] != Dense) fast = false;
+                            else
+                            {
+                                ulong* dst = gathered + (ky * 3 + kx) * words;
+                                for (int w = 0; w < words; w++) dst[w] = pk[(long)w * plane + q];
+                            }
                         }
+                    if (fast)
+                    {
+                        XorPopcount(gathered, n, s.Weights, groups, acc);
+                        for (int o = 0; o < cout; o++) sums[o * block + j] = full - 2 * acc[o];
                     }
-                if (fast)
-                {
-                    XorPopcount(gathered, n, s.Weights, groups, acc);
-                    for (int o = 0; o < cout; o++) acc[o] = full - 2 * acc[o];
+                    else
+                    {
+                        for (int o = 0; o < cout; o++) acc[o] = 0;
+                        AccumulateGeneral(pk, kd, width, plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, s.Weights, s.Mask, s.Counts, acc);
+                        for (int o = 0; o < cout; o++) sums[o * block + j] = acc[o];
+                    }
                 }
-                else
-                {
-                    for (int o = 0; o < cout; o++) acc[o] = 0;
-                    AccumulateGeneral(pk, kd, width, plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, s.Weights, s.Mask, s.Counts, acc);
-                }
-                long p = (long)r * width + col;
-                float* yp = py + p;
+                long p0 = (long)r * width + col0;
                 for (int o = 0; o < cout; o++)
-                {
-                    float z = pal[o] * acc[o] + psh[o];
-                    if (psl != null) z = z > 0f ? z : psl[o] * z;
-                    if (pb1 != null) z += pb1[o];
-                    if (pres != null) z += pres[o * (long)plane + p];
-                    yp[o * (long)plane] = z;
-                }
+                    Epilogue(sums + o * block, count, s.Alpha[o], s.Shift[o], s.Slopes == null ? float.NaN : s.Slopes[o],
+                        s.Bias1 == null ? 0f : s.Bias1[o], s.Bias1 != null, s.Residual == null ? null : s.Residual + o * (long)plane + p0,
+                        s.Y + o * (long)plane + p0);
             }
+        }
+    }
+
+    /// <summary>
+    /// One channel's epilogue over <paramref name="count"/> pixels: <c>z = α·s + shift</c>, PReLU (unless
+    /// <paramref name="slope"/> is NaN), <c>+ bias1</c>, <c>+ residual</c>. The same IEEE operations in the
+    /// same order on every path (no fused multiply-add), so vector and scalar give the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Epilogue(int* sums, int count, float alpha, float shift, float slope, float bias1, bool hasBias1, float* residual, float* y)
+    {
+        bool prelu = !float.IsNaN(slope);
+        int j = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> va = Vector128.Create(alpha), vs = Vector128.Create(shift), vslope = Vector128.Create(slope), vb = Vector128.Create(bias1);
+            for (; j <= count - 4; j += 4)
+            {
+                Vector128<float> z = Vector128.ConvertToSingle(Vector128.Load(sums + j)) * va + vs;
+                if (prelu) z = Vector128.ConditionalSelect(Vector128.GreaterThan(z, Vector128<float>.Zero), z, z * vslope);
+                if (hasBias1) z += vb;
+                if (residual != null) z += Vector128.Load(residual + j);
+                Vector128.Store(z, y + j);
+            }
+        }
+        for (; j < count; j++)
+        {
+            float z = alpha * sums[j] + shift;
+            if (prelu) z = z > 0f ? z : slope * z;
+            if (hasBias1) z += bias1;
+            if (residual != null) z += residual[j];
+            y[j] = z;
         }
     }
 
