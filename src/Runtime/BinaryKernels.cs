@@ -302,6 +302,31 @@ public static class BinaryKernels
         Vector256<byte> lut = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                                      0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
         Vector256<byte> low = Vector256.Create((byte)0x0f);
+        if (n == 9)
+        {
+            // Up to 64 input channels (one word per tap): the nine broadcast taps stay in registers and
+            // the four 64-bit sums of a group are narrowed to ints and stored with one instruction.
+            Vector256<byte> t0 = Vector256.Create(x[0]).AsByte(), t1 = Vector256.Create(x[1]).AsByte(), t2 = Vector256.Create(x[2]).AsByte();
+            Vector256<byte> t3 = Vector256.Create(x[3]).AsByte(), t4 = Vector256.Create(x[4]).AsByte(), t5 = Vector256.Create(x[5]).AsByte();
+            Vector256<byte> t6 = Vector256.Create(x[6]).AsByte(), t7 = Vector256.Create(x[7]).AsByte(), t8 = Vector256.Create(x[8]).AsByte();
+            Vector256<int> narrow = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+            byte* w = (byte*)weights;
+            for (int g = 0; g < groups; g++, w += 9 * 32)
+            {
+                Vector256<byte> sum = Count(Avx.LoadVector256(w) ^ t0, lut, low);
+                sum += Count(Avx.LoadVector256(w + 32) ^ t1, lut, low);
+                sum += Count(Avx.LoadVector256(w + 64) ^ t2, lut, low);
+                sum += Count(Avx.LoadVector256(w + 96) ^ t3, lut, low);
+                sum += Count(Avx.LoadVector256(w + 128) ^ t4, lut, low);
+                sum += Count(Avx.LoadVector256(w + 160) ^ t5, lut, low);
+                sum += Count(Avx.LoadVector256(w + 192) ^ t6, lut, low);
+                sum += Count(Avx.LoadVector256(w + 224) ^ t7, lut, low);
+                sum += Count(Avx.LoadVector256(w + 256) ^ t8, lut, low);
+                Vector256<int> sums = Avx2.PermuteVar8x32(Avx2.SumAbsoluteDifferences(sum, Vector256<byte>.Zero).AsInt32(), narrow);
+                Sse2.Store(acc + g * Group, sums.GetLower());
+            }
+            return;
+        }
         for (int g = 0; g < groups; g++)
         {
             ulong* w = weights + (long)g * n * Group;
@@ -327,6 +352,10 @@ public static class BinaryKernels
             a[2] = (int)total.GetElement(2); a[3] = (int)total.GetElement(3);
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Count(Vector256<byte> v, Vector256<byte> lut, Vector256<byte> low) =>
+        Avx2.Add(Avx2.Shuffle(lut, Avx2.And(v, low)), Avx2.Shuffle(lut, Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low)));
 
     /// <summary>Any pixel: taps inside the image only, zero activations and zero weights counted as 0.</summary>
     private static unsafe void AccumulateGeneral(ulong* pk, byte* kd, int width, int plane, int r, int col,
