@@ -51,6 +51,16 @@ public static unsafe class BbcuParallel
     /// <summary>The number of threads a call can use at most.</summary>
     public static int MaxDegree => Environment.ProcessorCount;
 
+    /// <summary>
+    /// Starts the worker threads now rather than on the first parallel call, so that every call after
+    /// it allocates nothing even when the first one found the pool busy and ran alone. A workspace
+    /// that may use more than one thread calls this when it is created.
+    /// </summary>
+    public static void EnsureStarted()
+    {
+        if (Environment.ProcessorCount > 1 && Volatile.Read(ref _workers) is null) CreateWorkers();
+    }
+
     private static Worker[] CreateWorkers()
     {
         lock (Gate)
@@ -59,7 +69,7 @@ public static unsafe class BbcuParallel
             {
                 var workers = new Worker[Math.Max(1, Environment.ProcessorCount - 1)];
                 for (int i = 0; i < workers.Length; i++) workers[i] = new Worker(i);
-                _workers = workers;
+                Volatile.Write(ref _workers, workers);
             }
             return _workers;
         }
@@ -67,11 +77,13 @@ public static unsafe class BbcuParallel
 
     private sealed class Worker
     {
+        // Kernel events and a flag rather than ManualResetEventSlim: its lock object is created lazily on
+        // the first wait that blocks, which would be an allocation in some later call.
         private readonly AutoResetEvent _go = new(false);
-        private readonly ManualResetEventSlim _finished = new(false, spinCount: 200);
+        private readonly AutoResetEvent _finished = new(false);
         private delegate*<void*, int, int, void> _body;
         private void* _state;
-        private int _start, _end;
+        private int _start, _end, _done;
         private Exception? _error;
 
         public Worker(int index)
@@ -83,13 +95,16 @@ public static unsafe class BbcuParallel
         public void Start(delegate*<void*, int, int, void> body, void* state, int start, int end)
         {
             _body = body; _state = state; _start = start; _end = end; _error = null;
-            _finished.Reset();
+            Volatile.Write(ref _done, 0);
             _go.Set();
         }
 
         public Exception? Wait()
         {
-            _finished.Wait();
+            // Chunks are sized to finish together, so a short spin usually sees the flag; a stale signal
+            // left by an earlier spin-completed call only costs one more turn of the loop.
+            for (int spin = 0; spin < 2000 && Volatile.Read(ref _done) == 0; spin++) Thread.SpinWait(8);
+            while (Volatile.Read(ref _done) == 0) _finished.WaitOne();
             return _error;
         }
 
@@ -106,6 +121,7 @@ public static unsafe class BbcuParallel
                 {
                     _error = e;
                 }
+                Volatile.Write(ref _done, 1);
                 _finished.Set();
             }
         }

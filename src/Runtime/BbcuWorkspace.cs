@@ -40,6 +40,7 @@ public sealed class BbcuWorkspace
         _floats = floatCount == 0 ? Array.Empty<float>() : new float[floatCount];
         _bits = wordCount == 0 ? Array.Empty<ulong>() : new ulong[wordCount];
         _kinds = kindCount == 0 ? Array.Empty<byte>() : new byte[kindCount];
+        BbcuParallel.EnsureStarted();
     }
 
     /// <summary>
@@ -49,7 +50,12 @@ public sealed class BbcuWorkspace
     public int DegreeOfParallelism
     {
         get => _degree;
-        set => _degree = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "DegreeOfParallelism must be at least 1.");
+        set
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), value, "DegreeOfParallelism must be at least 1.");
+            _degree = value;
+            if (value > 1) BbcuParallel.EnsureStarted();
+        }
     }
 
     private int _degree = Environment.ProcessorCount;
