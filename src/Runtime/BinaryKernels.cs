@@ -25,7 +25,7 @@ namespace Bbcu;
 /// <c>Σ sign(x)·sign(w) = count − 2·popcount(x ⊕ w)</c>.</para>
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class BinaryKernels
+public static partial class BinaryKernels
 {
     /// <summary>Pixel flag: every channel is ±1.</summary>
     public const byte Dense = 0;
@@ -175,6 +175,11 @@ public static class BinaryKernels
         int width = s.Width, height = s.Height, cin = s.Cin, cout = s.Cout;
         int words = (cin + 63) >> 6, n = 9 * words, groups = (cout + Group - 1) / Group, plane = width * height;
         bool masked = s.Mask != null;
+        if (Avx2.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
+        {
+            ConvBandAvx2OneWord(ref s, start, end);
+            return;
+        }
         int full = 9 * cin;
         int* acc = stackalloc int[groups * Group]; // cout ≤ 4096 (checked above; the generator rejects wider layers)
         ulong* gathered = stackalloc ulong[n];

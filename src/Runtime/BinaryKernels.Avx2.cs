@@ -1,0 +1,176 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Bbcu;
+
+public static partial class BinaryKernels
+{
+    /// <summary>Widest layer (in groups of four output channels) the fused AVX2 path takes: its per-call
+    /// epilogue constants live on the stack (8 vectors per group, 16 KiB at 256 channels).</summary>
+    private const int MaxFusedGroups = 64;
+
+    /// <summary>
+    /// AVX2 path for layers with at most 64 input channels (one word per tap) and no zero weights, the
+    /// shape of every released BBCU body. Interior pixels are taken four at a time: for each group of
+    /// four output channels the 9 taps of each pixel are XORed with the group's weights and counted by
+    /// nibble lookup, the four pixels' sums are transposed in registers to channel-major order and the
+    /// epilogue (α, shift, PReLU, bias, residual) runs on them at once, writing four pixels of each
+    /// channel: no staging buffer and one pass over the output. Border pixels, pixels with a tap exactly
+    /// at its threshold and the odd columns go through <see cref="PixelScalar"/>, which does the same
+    /// integer sums and the same float operations in the same order, so every pixel gets the bits the
+    /// scalar and AdvSimd paths give.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ConvBandAvx2OneWord(ref ConvState s, int start, int end)
+    {
+        int width = s.Width, height = s.Height, cout = s.Cout, groups = (cout + Group - 1) / Group;
+        long plane = (long)width * height;
+        int full = 9 * s.Cin;
+        int* acc = stackalloc int[groups * Group];
+        ulong* gathered = stackalloc ulong[9];
+
+        // Per group, channels (4g, 4g+2) share the vector of the unpack-low half and (4g+1, 4g+3) the
+        // unpack-high half: α, shift, slope and bias1 of each pair as [a a a a | b b b b].
+        Vector256<float>* consts = stackalloc Vector256<float>[groups * 8];
+        for (int g = 0; g < groups; g++)
+            for (int half = 0; half < 2; half++)
+            {
+                int o0 = g * Group + half, o1 = o0 + 2;
+                Vector256<float>* c = consts + g * 8 + half * 4;
+                c[0] = Pair(s.Alpha, o0, o1, cout);
+                c[1] = Pair(s.Shift, o0, o1, cout);
+                c[2] = s.Slopes == null ? default : Pair(s.Slopes, o0, o1, cout);
+                c[3] = s.Bias1 == null ? default : Pair(s.Bias1, o0, o1, cout);
+            }
+
+        Vector256<byte> lut = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                                     0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        Vector256<byte> low = Vector256.Create((byte)0x0f);
+        Vector256<int> fullV = Vector256.Create(full);
+        bool prelu = s.Slopes != null, hasBias1 = s.Bias1 != null;
+        ulong* pk = s.Packed;
+        byte* kd = s.Kinds;
+        float* y = s.Y, res = s.Residual;
+
+        for (int r = s.RowStart + start; r < s.RowStart + end; r++)
+        {
+            bool interiorRow = r > 0 && r < height - 1;
+            int col = 0;
+            while (col < width)
+            {
+                long q = (long)r * width + col;
+                if (!interiorRow || col == 0 || col + 4 > width - 1 || !QuadDense(kd + q - width - 1, width))
+                {
+                    PixelScalar(ref s, r, col, full, acc, gathered);
+                    col++;
+                    continue;
+                }
+                ulong* t = pk + q - width - 1, m = t + width, b = m + width;
+                byte* w = (byte*)s.Weights;
+                for (int g = 0; g < groups; g++, w += 9 * 32)
+                {
+                    Vector256<ulong> s0 = PixelCount(t, m, b, w, lut, low);
+                    Vector256<ulong> s1 = PixelCount(t + 1, m + 1, b + 1, w, lut, low);
+                    Vector256<ulong> s2 = PixelCount(t + 2, m + 2, b + 2, w, lut, low);
+                    Vector256<ulong> s3 = PixelCount(t + 3, m + 3, b + 3, w, lut, low);
+                    // Each sᵢ holds channels 4g..4g+3 of pixel i in 64-bit lanes (values < 2¹⁶). Interleave
+                    // pixels 0,1 and 2,3 into 32-bit lanes, then take 64-bit halves: [o0: p0..p3 | o2: p0..p3]
+                    // and [o1: p0..p3 | o3: p0..p3].
+                    Vector256<ulong> s01 = s0 | Avx2.ShiftLeftLogical(s1, 32);
+                    Vector256<ulong> s23 = s2 | Avx2.ShiftLeftLogical(s3, 32);
+                    Vector256<int> c02 = Avx2.UnpackLow(s01, s23).AsInt32();
+                    Vector256<int> c13 = Avx2.UnpackHigh(s01, s23).AsInt32();
+                    Vector256<float>* c = consts + g * 8;
+                    int o = g * Group;
+                    Store(Epilogue8(fullV - (c02 + c02), c, prelu, hasBias1, res, o, o + 2, plane, q, cout), y, o, o + 2, plane, q, cout);
+                    Store(Epilogue8(fullV - (c13 + c13), c + 4, prelu, hasBias1, res, o + 1, o + 3, plane, q, cout), y, o + 1, o + 3, plane, q, cout);
+                }
+                col += 4;
+            }
+        }
+    }
+
+    private static unsafe Vector256<float> Pair(float* values, int o0, int o1, int cout) =>
+        Vector256.Create(Vector128.Create(o0 < cout ? values[o0] : 0f), Vector128.Create(o1 < cout ? values[o1] : 0f));
+
+    /// <summary>Whether the 3×6 flag bytes around four consecutive pixels (top-left at <paramref name="k"/>) are all <see cref="Dense"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool QuadDense(byte* k, int width) =>
+        (Unsafe.ReadUnaligned<uint>(k) | Unsafe.ReadUnaligned<ushort>(k + 4)
+         | Unsafe.ReadUnaligned<uint>(k + width) | Unsafe.ReadUnaligned<ushort>(k + width + 4)
+         | Unsafe.ReadUnaligned<uint>(k + 2 * width) | Unsafe.ReadUnaligned<ushort>(k + 2 * width + 4)) == 0;
+
+    /// <summary>Popcounts of the 9 taps (rows <paramref name="t"/>, <paramref name="m"/>, <paramref name="b"/>) against four output channels' weights, as four 64-bit sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<ulong> PixelCount(ulong* t, ulong* m, ulong* b, byte* w, Vector256<byte> lut, Vector256<byte> low)
+    {
+        Vector256<byte> sum = Count(Vector256.Create(t[0]).AsByte() ^ Avx.LoadVector256(w), lut, low);
+        sum += Count(Vector256.Create(t[1]).AsByte() ^ Avx.LoadVector256(w + 32), lut, low);
+        sum += Count(Vector256.Create(t[2]).AsByte() ^ Avx.LoadVector256(w + 64), lut, low);
+        sum += Count(Vector256.Create(m[0]).AsByte() ^ Avx.LoadVector256(w + 96), lut, low);
+        sum += Count(Vector256.Create(m[1]).AsByte() ^ Avx.LoadVector256(w + 128), lut, low);
+        sum += Count(Vector256.Create(m[2]).AsByte() ^ Avx.LoadVector256(w + 160), lut, low);
+        sum += Count(Vector256.Create(b[0]).AsByte() ^ Avx.LoadVector256(w + 192), lut, low);
+        sum += Count(Vector256.Create(b[1]).AsByte() ^ Avx.LoadVector256(w + 224), lut, low);
+        sum += Count(Vector256.Create(b[2]).AsByte() ^ Avx.LoadVector256(w + 256), lut, low);
+        return Avx2.SumAbsoluteDifferences(sum, Vector256<byte>.Zero).AsUInt64();
+    }
+
+    /// <summary>The epilogue on two channels × four pixels, the same operations as <see cref="Epilogue"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Epilogue8(Vector256<int> sums, Vector256<float>* c, bool prelu, bool hasBias1,
+        float* res, int o0, int o1, long plane, long q, int cout)
+    {
+        Vector256<float> z = Vector256.ConvertToSingle(sums) * c[0] + c[1];
+        if (prelu) z = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * c[2]);
+        if (hasBias1) z += c[3];
+        if (res != null)
+            z += Vector256.Create(Vector128.Load(res + o0 * plane + q), o1 < cout ? Vector128.Load(res + o1 * plane + q) : default);
+        return z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store(Vector256<float> z, float* y, int o0, int o1, long plane, long q, int cout)
+    {
+        if (o0 < cout) Vector128.Store(z.GetLower(), y + o0 * plane + q);
+        if (o1 < cout) Vector128.Store(z.GetUpper(), y + o1 * plane + q);
+    }
+
+    /// <summary>
+    /// One pixel, any position: the 9-word fast path when every tap is inside the image and ±1,
+    /// otherwise <see cref="AccumulateGeneral"/>; then the scalar epilogue for every channel.
+    /// </summary>
+    private static unsafe void PixelScalar(ref ConvState s, int r, int col, int full, int* acc, ulong* gathered)
+    {
+        int width = s.Width, height = s.Height, cout = s.Cout, cin = s.Cin;
+        int words = (cin + 63) >> 6, n = 9 * words, groups = (cout + Group - 1) / Group;
+        long plane = (long)width * height;
+        int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
+        int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
+        bool fast = s.Mask == null && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+        for (int ky = 0; ky < 3 && fast; ky++)
+            for (int kx = 0; kx < 3 && fast; kx++)
+            {
+                long q = (long)(r + ky - 1) * width + (col + kx - 1);
+                if (s.Kinds[q] != Dense) fast = false;
+                else
+                    for (int w = 0; w < words; w++) gathered[(ky * 3 + kx) * words + w] = s.Packed[w * plane + q];
+            }
+        if (fast)
+        {
+            XorPopcount(gathered, n, s.Weights, groups, acc);
+            for (int o = 0; o < cout; o++) acc[o] = full - 2 * acc[o];
+        }
+        else
+        {
+            for (int o = 0; o < cout; o++) acc[o] = 0;
+            AccumulateGeneral(s.Packed, s.Kinds, width, (int)plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, s.Weights, s.Mask, s.Counts, acc);
+        }
+        long p = (long)r * width + col;
+        for (int o = 0; o < cout; o++)
+            Epilogue(acc + o, 1, s.Alpha[o], s.Shift[o], s.Slopes == null ? float.NaN : s.Slopes[o],
+                s.Bias1 == null ? 0f : s.Bias1[o], s.Bias1 != null, s.Residual == null ? null : s.Residual + o * plane + p, s.Y + o * plane + p);
+    }
+}
