@@ -42,77 +42,251 @@ public static class FloatKernels
         {
             var state = new ConvState
             {
-                X = px, Y = py, Weights = pw, Bias = pb, Slopes = ps, Width = width, Height = height, Cin = cin, K = k,
+                X = px, Y = py, Weights = pw, Bias = pb, Slopes = ps, Width = width, Height = height, Cin = cin, Cout = cout, K = k,
                 Activation = activation, Slope = slope,
             };
-            // Output channels are independent: any split gives the same bits.
-            BbcuParallel.For(degree, cout, &ConvBand, &state);
+            // Output rows are independent: any split gives the same bits.
+            BbcuParallel.For(degree, height, &ConvRows, &state);
         }
     }
 
     private unsafe struct ConvState
     {
         public float* X, Y, Weights, Bias, Slopes;
-        public int Width, Height, Cin, K;
+        public int Width, Height, Cin, Cout, K;
         public BbcuActivation Activation;
         public float Slope;
     }
 
+    /// <summary>
+    /// Rows <c>[start, end)</c> of every output channel. Interior columns (every tap inside the row) are
+    /// computed in registers, four output channels × two vectors of pixels at a time (each input vector
+    /// loaded once for four channels, each weight broadcast once for two vectors) or one channel × four
+    /// vectors for the last channels; the last block of a row overlaps the one before it instead of
+    /// leaving a remainder. Border columns take four channels per pixel. Every output element is summed
+    /// in the same order on every path — bias, then channel, kernel row, kernel column, skipping taps
+    /// outside the image; a multiply then an add, never fused — and activated once, so neither the
+    /// split, the blocking nor the ISA changes a bit.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ConvBand(void* state, int start, int end)
+    private static unsafe void ConvRows(void* state, int start, int end)
     {
         ref ConvState s = ref *(ConvState*)state;
-        int width = s.Width, height = s.Height, cin = s.Cin, k = s.K, plane = width * height, pad = k / 2;
-        for (int o = start; o < end; o++)
+        int width = s.Width, height = s.Height, cout = s.Cout, k = s.K, pad = k / 2;
+        long plane = (long)width * height;
+        int v = Vector<float>.Count;
+        int colLo = pad, colHi = width - pad, inner = colHi - colLo; // columns whose k taps are all inside the row
+        bool vector = Vector.IsHardwareAccelerated;
+        for (int r = start; r < end; r++)
         {
-            var yo = new Span<float>(s.Y + (long)o * plane, plane);
-            yo.Fill(s.Bias == null ? 0f : s.Bias[o]);
-            for (int c = 0; c < cin; c++)
+            int ky0 = Math.Max(0, pad - r), ky1 = Math.Min(k, height - r + pad);
+            for (int o0 = 0; o0 < cout; o0 += 4)
             {
-                var xc = new ReadOnlySpan<float>(s.X + (long)c * plane, plane);
-                float* wc = s.Weights + ((long)o * cin + c) * k * k;
-                for (int ky = 0; ky < k; ky++)
-                {
-                    int dy = ky - pad;
-                    int row0 = Math.Max(0, -dy), row1 = Math.Min(height, height - dy);
-                    for (int kx = 0; kx < k; kx++)
+                int nb = Math.Min(4, cout - o0);
+                if (vector && nb >= 2 && inner >= 2 * v)
+                    for (int col = colLo; ; col += 2 * v)
                     {
-                        int dx = kx - pad;
-                        int col0 = Math.Max(0, -dx), col1 = Math.Min(width, width - dx);
-                        if (col1 <= col0) continue;
-                        float w = wc[ky * k + kx];
-                        for (int r = row0; r < row1; r++)
+                        int c = Math.Min(col, colHi - 2 * v);
+                        Block4x2(ref s, r, c, o0, nb, ky0, ky1);
+                        if (c == colHi - 2 * v) break;
+                    }
+                else if (vector && inner >= v)
+                    for (int j = 0; j < nb; j++)
+                    {
+                        int span = inner >= 4 * v ? 4 * v : v;
+                        for (int col = colLo; ; col += span)
                         {
-                            int dst = r * width + col0;
-                            int src = (r + dy) * width + col0 + dx;
-                            MultiplyAdd(yo.Slice(dst, col1 - col0), xc.Slice(src, col1 - col0), w);
+                            int c = Math.Min(col, colHi - span);
+                            if (span == 4 * v) Block1x4(ref s, r, c, o0 + j, ky0, ky1);
+                            else Block1x1(ref s, r, c, o0 + j, ky0, ky1);
+                            if (c == colHi - span) break;
                         }
                     }
-                }
+                else
+                    for (int c = colLo; c < colHi; c++)
+                        Pixel(ref s, r, c, o0, nb, ky0, ky1);
+                for (int c = 0; c < Math.Min(colLo, width); c++)
+                    Pixel(ref s, r, c, o0, nb, ky0, ky1);
+                for (int c = Math.Max(colHi, colLo); c < width; c++)
+                    Pixel(ref s, r, c, o0, nb, ky0, ky1);
             }
-            Activate(yo, s.Activation, s.Activation == BbcuActivation.PRelu ? s.Slopes[o] : s.Slope);
         }
     }
 
-    /// <summary><c>acc[i] += x[i]·w</c>.</summary>
+    private static unsafe Vector<float> Bias(ref ConvState s, int o) => new(s.Bias == null ? 0f : s.Bias[o]);
+
+    private static unsafe float SlopeOf(ref ConvState s, int o) => s.Activation == BbcuActivation.PRelu ? s.Slopes[o] : s.Slope;
+
+    /// <summary>The activation on a vector, exactly as <see cref="Activate(float, BbcuActivation, float)"/> on each element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MultiplyAdd(Span<float> acc, ReadOnlySpan<float> x, float w)
+    private static Vector<float> Activate(Vector<float> z, BbcuActivation activation, float slope) => activation switch
     {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && acc.Length >= Vector<float>.Count)
+        BbcuActivation.None => z,
+        // NaN stays NaN (z ≠ z), as PyTorch's ReLU propagates it.
+        BbcuActivation.Relu => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero) | ~Vector.Equals(z, z), z, Vector<float>.Zero),
+        _ => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), z, z * new Vector<float>(slope)),
+    };
+
+    /// <summary>The activation on one value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Activate(float z, BbcuActivation activation, float slope) => activation switch
+    {
+        BbcuActivation.None => z,
+        BbcuActivation.Relu => z > 0f ? z : float.IsNaN(z) ? z : 0f,
+        _ => z > 0f ? z : slope * z,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Put(ref ConvState s, float* y, int o, Vector<float> z) =>
+        Unsafe.WriteUnaligned(y, Activate(z, s.Activation, SlopeOf(ref s, o)));
+
+    /// <summary>
+    /// Output channels <c>o0 … o0+nb−1</c> (2 ≤ nb ≤ 4; missing channels repeat the first one's weights and
+    /// are not stored) × 2 vectors of interior pixels starting at column <paramref name="col"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block4x2(ref ConvState s, int r, int col, int o0, int nb, int ky0, int ky1)
+    {
+        int width = s.Width, cin = s.Cin, k = s.K, pad = k / 2, v = Vector<float>.Count;
+        long plane = (long)width * s.Height, kk = (long)k * k, ws = cin * kk;
+        int o2 = nb > 2 ? o0 + 2 : o0, o3 = nb > 3 ? o0 + 3 : o0;
+        long w2 = (o2 - o0) * ws, w3 = (o3 - o0) * ws;
+        Vector<float> a0 = Bias(ref s, o0), a1 = Bias(ref s, o0 + 1), a2 = Bias(ref s, o2), a3 = Bias(ref s, o3);
+        Vector<float> b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+        float* x = s.X + (long)(r + ky0 - pad) * width + col - pad;
+        float* wc = s.Weights + o0 * ws + ky0 * k;
+        if (k == 3)
         {
-            var vw = new Vector<float>(w);
-            ref float a = ref MemoryMarshal.GetReference(acc);
-            ref float b = ref MemoryMarshal.GetReference(x);
-            for (; i <= acc.Length - Vector<float>.Count; i += Vector<float>.Count)
+            // The common kernel with its three taps unrolled and pointers stepped, not recomputed.
+            for (int c = 0; c < cin; c++, x += plane, wc += kk)
             {
-                var va = Vector.LoadUnsafe(ref a, (nuint)i);
-                var vb = Vector.LoadUnsafe(ref b, (nuint)i);
-                (va + vb * vw).StoreUnsafe(ref a, (nuint)i);
+                float* xr = x, wr = wc;
+                for (int ky = ky0; ky < ky1; ky++, xr += width, wr += 3)
+                {
+                    Tap4x2(xr, wr, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                    Tap4x2(xr + 1, wr + 1, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                    Tap4x2(xr + 2, wr + 2, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                }
             }
         }
-        for (; i < acc.Length; i++)
-            acc[i] += x[i] * w;
+        else
+        {
+            for (int c = 0; c < cin; c++, x += plane, wc += kk)
+            {
+                float* xr = x, wr = wc;
+                for (int ky = ky0; ky < ky1; ky++, xr += width, wr += k)
+                    for (int kx = 0; kx < k; kx++)
+                        Tap4x2(xr + kx, wr + kx, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+            }
+        }
+        float* y = s.Y + o0 * plane + (long)r * width + col;
+        Put(ref s, y, o0, a0); Put(ref s, y + v, o0, b0);
+        Put(ref s, y + plane, o0 + 1, a1); Put(ref s, y + plane + v, o0 + 1, b1);
+        if (nb > 2) { Put(ref s, y + 2 * plane, o0 + 2, a2); Put(ref s, y + 2 * plane + v, o0 + 2, b2); }
+        if (nb > 3) { Put(ref s, y + 3 * plane, o0 + 3, a3); Put(ref s, y + 3 * plane + v, o0 + 3, b3); }
+    }
+
+    /// <summary>One tap of <see cref="Block4x2"/>: two input vectors times four channels' weights (at 0, <paramref name="ws"/>, <paramref name="w2"/>, <paramref name="w3"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Tap4x2(float* xr, float* wr, long ws, long w2, long w3, int v, ref Vector<float> a0, ref Vector<float> a1,
+        ref Vector<float> a2, ref Vector<float> a3, ref Vector<float> b0, ref Vector<float> b1, ref Vector<float> b2, ref Vector<float> b3)
+    {
+        Vector<float> x0 = Unsafe.ReadUnaligned<Vector<float>>(xr);
+        Vector<float> x1 = Unsafe.ReadUnaligned<Vector<float>>(xr + v);
+        Vector<float> w = new(wr[0]);
+        a0 += x0 * w; b0 += x1 * w;
+        w = new(wr[ws]);
+        a1 += x0 * w; b1 += x1 * w;
+        w = new(wr[w2]);
+        a2 += x0 * w; b2 += x1 * w;
+        w = new(wr[w3]);
+        a3 += x0 * w; b3 += x1 * w;
+    }
+
+    /// <summary>One output channel × 4 vectors of interior pixels (four independent sums per weight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block1x4(ref ConvState s, int r, int col, int o, int ky0, int ky1)
+    {
+        int width = s.Width, cin = s.Cin, k = s.K, pad = k / 2, v = Vector<float>.Count;
+        long plane = (long)width * s.Height, kk = (long)k * k;
+        Vector<float> a0 = Bias(ref s, o), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < cin; c++)
+        {
+            float* wc = s.Weights + (o * cin + c) * kk;
+            for (int ky = ky0; ky < ky1; ky++)
+            {
+                float* xr = s.X + c * plane + (long)(r + ky - pad) * width + col - pad;
+                for (int kx = 0; kx < k; kx++)
+                {
+                    Vector<float> w = new(wc[ky * k + kx]);
+                    a0 += Unsafe.ReadUnaligned<Vector<float>>(xr + kx) * w;
+                    a1 += Unsafe.ReadUnaligned<Vector<float>>(xr + kx + v) * w;
+                    a2 += Unsafe.ReadUnaligned<Vector<float>>(xr + kx + 2 * v) * w;
+                    a3 += Unsafe.ReadUnaligned<Vector<float>>(xr + kx + 3 * v) * w;
+                }
+            }
+        }
+        float* y = s.Y + o * plane + (long)r * width + col;
+        Put(ref s, y, o, a0); Put(ref s, y + v, o, a1); Put(ref s, y + 2 * v, o, a2); Put(ref s, y + 3 * v, o, a3);
+    }
+
+    /// <summary>One output channel × one vector of interior pixels (small images).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Block1x1(ref ConvState s, int r, int col, int o, int ky0, int ky1)
+    {
+        int width = s.Width, cin = s.Cin, k = s.K, pad = k / 2;
+        long plane = (long)width * s.Height, kk = (long)k * k;
+        Vector<float> a = Bias(ref s, o);
+        for (int c = 0; c < cin; c++)
+        {
+            float* wc = s.Weights + (o * cin + c) * kk;
+            for (int ky = ky0; ky < ky1; ky++)
+            {
+                float* xr = s.X + c * plane + (long)(r + ky - pad) * width + col - pad;
+                for (int kx = 0; kx < k; kx++)
+                    a += Unsafe.ReadUnaligned<Vector<float>>(xr + kx) * new Vector<float>(wc[ky * k + kx]);
+            }
+        }
+        Put(ref s, s.Y + o * plane + (long)r * width + col, o, a);
+    }
+
+    /// <summary>
+    /// One pixel at any position, output channels <c>o0 … o0+nb−1</c> (nb ≤ 4) as four independent sums;
+    /// taps outside the image skipped.
+    /// </summary>
+    private static unsafe void Pixel(ref ConvState s, int r, int col, int o0, int nb, int ky0, int ky1)
+    {
+        int width = s.Width, cin = s.Cin, k = s.K, pad = k / 2;
+        long plane = (long)width * s.Height, kk = (long)k * k, ws = cin * kk;
+        int kx0 = Math.Max(0, pad - col), kx1 = Math.Min(k, width - col + pad);
+        // Channels past nb repeat the first one's weights; their sums are not stored.
+        long w1 = nb > 1 ? ws : 0, w2 = nb > 2 ? 2 * ws : 0, w3 = nb > 3 ? 3 * ws : 0;
+        float a0 = s.Bias == null ? 0f : s.Bias[o0];
+        float a1 = s.Bias == null ? 0f : s.Bias[o0 + (w1 == 0 ? 0 : 1)];
+        float a2 = s.Bias == null ? 0f : s.Bias[o0 + (w2 == 0 ? 0 : 2)];
+        float a3 = s.Bias == null ? 0f : s.Bias[o0 + (w3 == 0 ? 0 : 3)];
+        for (int c = 0; c < cin; c++)
+        {
+            float* wc = s.Weights + (o0 * cin + c) * kk;
+            for (int ky = ky0; ky < ky1; ky++)
+            {
+                float* xr = s.X + c * plane + (long)(r + ky - pad) * width + col - pad;
+                float* wr = wc + ky * k;
+                for (int kx = kx0; kx < kx1; kx++)
+                {
+                    float xv = xr[kx];
+                    a0 += xv * wr[kx];
+                    a1 += xv * wr[kx + w1];
+                    a2 += xv * wr[kx + w2];
+                    a3 += xv * wr[kx + w3];
+                }
+            }
+        }
+        float* y = s.Y + o0 * plane + (long)r * width + col;
+        y[0] = Activate(a0, s.Activation, SlopeOf(ref s, o0));
+        if (nb > 1) y[plane] = Activate(a1, s.Activation, SlopeOf(ref s, o0 + 1));
+        if (nb > 2) y[2 * plane] = Activate(a2, s.Activation, SlopeOf(ref s, o0 + 2));
+        if (nb > 3) y[3 * plane] = Activate(a3, s.Activation, SlopeOf(ref s, o0 + 3));
     }
 
     /// <summary>Applies an activation in place to one channel plane.</summary>
