@@ -77,6 +77,7 @@ internal static class ModelCompiler
         LayerProgram program = Lowerer.Lower(model, diagnostics);
         ConstantFolder.Run(program);
         EpilogueFuser.Run(program);
+        SignPackFuser.Run(program);
         BufferPlan plan = BufferPlanner.Plan(program);
         CostReport cost = CostReport.Compute(model, program, plan);
         diagnostics.Add(BbcuDiagnostics.CostReport, request.AttributeLocation, request.FullName, model.Name, cost.Summary);

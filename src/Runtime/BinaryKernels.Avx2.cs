@@ -89,6 +89,7 @@ public static partial class BinaryKernels
                 }
                 col += 4;
             }
+            if (s.Next != null) PackBand(s.Next, r * width, (r + 1) * width);
         }
     }
 

@@ -130,7 +130,8 @@ public static partial class BinaryKernels
     public static unsafe void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
         int cin, int cout, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,
-        ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1, int degree = 1)
+        ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1, int degree = 1,
+        ReadOnlySpan<float> nextThresholds = default, Span<ulong> nextPacked = default, Span<byte> nextKinds = default)
     {
         if (rowEnd < 0) rowEnd = height;
         int words = (cin + 63) >> 6;
@@ -144,16 +145,28 @@ public static partial class BinaryKernels
             || (masked && (weightMask.Length < weights.Length || weightCount.Length < cout * 9))
             || cout > 4096 || rowStart < 0 || rowEnd > height || rowStart > rowEnd)
             throw new ArgumentException("Conv3x3: buffer too small or rows out of range.");
+        bool packNext = !nextPacked.IsEmpty;
+        int nextWords = (cout + 63) >> 6;
+        if (packNext && (nextThresholds.Length < cout || nextPacked.Length < 2 * nextWords * plane || nextKinds.Length < plane))
+            throw new ArgumentException($"Conv3x3: packing the next layer's input needs {cout} thresholds, {2 * nextWords * plane} words and {plane} flag bytes.");
+        if (packNext && (((ReadOnlySpan<ulong>)nextPacked).Overlaps(packed) || ((ReadOnlySpan<byte>)nextKinds).Overlaps(kinds)))
+            throw new ArgumentException("Conv3x3: the next layer's packed buffers must not overlap this layer's input.");
         fixed (ulong* pk = packed, pw = weights, pm = weightMask)
         fixed (byte* kd = kinds)
         fixed (int* pc = weightCount)
-        fixed (float* pal = alpha, psh = shift, psl = slopes, pb1 = bias1, pres = residual, py = y)
+        fixed (float* pal = alpha, psh = shift, psl = slopes, pb1 = bias1, pres = residual, py = y, pnt = nextThresholds)
+        fixed (ulong* pnp = nextPacked)
+        fixed (byte* pnk = nextKinds)
         {
+            // The next binary layer's sign-and-pack runs on each output row as soon as it is complete,
+            // while the row is still in cache: no separate pass over the feature map.
+            var pack = new PackState { X = py, Thresholds = pnt, Packed = pnp, Kinds = pnk, Channels = cout, Plane = plane, Words = nextWords };
             var state = new ConvState
             {
                 Packed = pk, Kinds = kd, Weights = pw, Mask = masked ? pm : null, Counts = pc,
                 Alpha = pal, Shift = psh, Slopes = psl, Bias1 = pb1, Residual = pres, Y = py,
                 Width = width, Height = height, Cin = cin, Cout = cout, RowStart = rowStart,
+                Next = packNext ? &pack : null,
             };
             BbcuParallel.For(degree, rowEnd - rowStart, &ConvBand, &state);
         }
@@ -166,6 +179,8 @@ public static partial class BinaryKernels
         public int* Counts;
         public float* Alpha, Shift, Slopes, Bias1, Residual, Y;
         public int Width, Height, Cin, Cout, RowStart;
+        /// <summary>The next layer's sign-and-pack, run on each finished row; null when not fused.</summary>
+        public PackState* Next;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -232,6 +247,7 @@ public static partial class BinaryKernels
                         s.Bias1 == null ? 0f : s.Bias1[o], s.Bias1 != null, s.Residual == null ? null : s.Residual + o * (long)plane + p0,
                         s.Y + o * (long)plane + p0);
             }
+            if (s.Next != null) PackBand(s.Next, r * width, (r + 1) * width);
         }
     }
 

@@ -106,4 +106,68 @@ public sealed class KernelTests
         Assert.Equal(0.5f * 2 + 0.25f + 1f + 10f, y[0]);               // positive: PReLU passes it
         Assert.Equal(0.25f * (2f * -1 + 0.5f) + 2f + 20f, y[1]);        // negative: slope applies
     }
+
+    public static TheoryData<int, int, int, int> FusedShapes() => new()
+    {
+        { 64, 64, 17, 9 }, { 3, 5, 6, 4 }, { 64, 130, 11, 5 }, { 130, 64, 9, 7 }, { 16, 1, 1, 1 }, { 64, 64, 2, 13 },
+    };
+
+    /// <summary>
+    /// A conv that also packs the next layer's input (thresholds compared on each finished row) writes
+    /// exactly the packed words and flags that a separate SignPack of its output gives, for every row split.
+    /// Thresholds are integers and the sums are integers, so many outputs sit exactly on their threshold.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FusedShapes))]
+    public void FusedPackOfTheNextLayerEqualsASeparateSignPack(int cin, int cout, int width, int height)
+    {
+        var rng = new Random(cin * 7 + cout * 3 + width);
+        int plane = width * height, words = (cin + 63) / 64, nextWords = (cout + 63) / 64;
+        var x = Enumerable.Range(0, cin * plane).Select(_ => (float)(rng.Next(-3, 4) * 0.5)).ToArray();
+        var t = Enumerable.Range(0, cin).Select(_ => (float)(rng.Next(-2, 3) * 0.5)).ToArray();
+        var w = Enumerable.Range(0, cout * cin * 9).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var next = Enumerable.Range(0, cout).Select(_ => (float)rng.Next(-3, 4)).ToArray();
+        var residual = Enumerable.Range(0, cout * plane).Select(_ => (float)rng.Next(-2, 3)).ToArray();
+        var (signs, _, _) = PackWeights(w, cin, cout);
+        var packed = new ulong[2 * words * plane];
+        var kinds = new byte[plane];
+        BinaryKernels.SignPack(x, cin, plane, t, packed, kinds);
+        var ones = Enumerable.Repeat(1f, cout).ToArray();
+        var zeros = new float[cout];
+
+        var y = new float[cout * plane];
+        BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, default, default, ones, zeros, default, default, residual, y);
+        var expectedPacked = new ulong[2 * nextWords * plane];
+        var expectedKinds = new byte[plane];
+        BinaryKernels.SignPack(y, cout, plane, next, expectedPacked, expectedKinds);
+        if (plane >= 20) Assert.Contains(expectedKinds, k => k == BinaryKernels.HasZeros); // the test exercises exact zeros
+
+        for (int band = 1; band <= height; band += Math.Max(1, height / 2))
+        {
+            var fusedY = new float[y.Length];
+            var fusedPacked = Enumerable.Repeat(ulong.MaxValue, expectedPacked.Length).ToArray(); // stale bits must be overwritten
+            var fusedKinds = Enumerable.Repeat((byte)7, plane).ToArray();
+            for (int r0 = 0; r0 < height; r0 += band)
+                BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, default, default, ones, zeros, default, default, residual,
+                    fusedY, r0, Math.Min(height, r0 + band), nextThresholds: next, nextPacked: fusedPacked, nextKinds: fusedKinds);
+            Assert.Equal(y, fusedY);
+            Assert.Equal(expectedPacked, fusedPacked);
+            Assert.Equal(expectedKinds, fusedKinds);
+        }
+    }
+
+    [Fact]
+    public void FusedPackRejectsShortOrOverlappingBuffers()
+    {
+        var packed = new ulong[2];
+        var kinds = new byte[1];
+        var signs = new ulong[9 * 4];
+        var one = new[] { 1f };
+        var e = Assert.Throws<ArgumentException>(() => BinaryKernels.Conv3x3(packed, kinds, 1, 1, 1, 1, signs, default, default, one, one,
+            default, default, default, new float[1], nextThresholds: one, nextPacked: new ulong[1], nextKinds: new byte[1]));
+        Assert.Contains("2 words", e.Message);
+        e = Assert.Throws<ArgumentException>(() => BinaryKernels.Conv3x3(packed, kinds, 1, 1, 1, 1, signs, default, default, one, one,
+            default, default, default, new float[1], nextThresholds: one, nextPacked: packed, nextKinds: new byte[1]));
+        Assert.Contains("overlap", e.Message);
+    }
 }

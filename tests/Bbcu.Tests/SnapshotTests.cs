@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Bbcu.Tests;
 
-/// <summary>The emitted source for two small models, approved by a person (Snapshots/*.verified.cs).</summary>
+/// <summary>The emitted source for three small models, approved by a person (Snapshots/*.verified.cs).</summary>
 public sealed class SnapshotTests
 {
     /// <summary>A PyTorch-exported DnCNN-BBCU fixture (1 → 8 → 1, k = 20): folding of k, RPReLU and residual fusion.</summary>
@@ -16,6 +16,19 @@ public sealed class SnapshotTests
         var result = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", "dncnn_g1_nc8_nb3_1x1"));
         Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Severity >= DiagnosticSeverity.Warning);
         Approval.Verify("DnCnnFixture", result.GeneratedSource);
+    }
+
+    /// <summary>
+    /// A DnCNN3-BBCU fixture with two chained binary units (1 → 16 → 1, conv bias): the first signs and
+    /// packs the second's input as it writes each row, into the other of two packed buffers.
+    /// </summary>
+    [Fact]
+    public void ChainedBinaryUnits()
+    {
+        var result = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", "dncnn3_g1_nc16_nb4"));
+        Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Severity >= DiagnosticSeverity.Warning);
+        Assert.Contains("nextPacked: nextPacked", result.GeneratedSource);
+        Approval.Verify("ChainedBinaryUnits", result.GeneratedSource);
     }
 
     /// <summary>A hand-built 2 → 3 → 2 model with exactly-zero weights (masks), PReLU and an unfused RPReLU.</summary>

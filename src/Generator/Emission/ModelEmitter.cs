@@ -211,10 +211,10 @@ internal sealed class ModelEmitter
         _names[_program.Output] = "output";
         Line("int degree = workspace.DegreeOfParallelism;");
         if (_plan.FloatsPerPixel > 0) Line("Span<float> floats = workspace.Floats;");
-        if (_plan.WordsPerPixel > 0)
+        for (int buffer = 0; buffer < _plan.PackedBuffers; buffer++)
         {
-            Line("Span<ulong> packed = workspace.Bits;");
-            Line("Span<byte> kinds = workspace.Kinds;");
+            Line($"Span<ulong> packed{buffer} = workspace.Bits.Slice({(buffer == 0 ? "0" : $"{buffer * _plan.PackedWordsPerPixel} * plane")}, {_plan.PackedWordsPerPixel} * plane);");
+            Line($"Span<byte> kinds{buffer} = workspace.Kinds.Slice({(buffer == 0 ? "0" : $"{buffer * _plan.PackedKindsPerPixel} * plane")}, {_plan.PackedKindsPerPixel} * plane);");
         }
         int n = 0;
         foreach (Layer layer in _program.Layers)
@@ -238,9 +238,9 @@ internal sealed class ModelEmitter
                 ConvLayer => $"{x}, {y}, {size}, degree",
                 ResampleLayer { Kind: ResampleKind.Bilinear } => $"{x}, {y}, {size}, originX * {s}, originY * {s}",
                 ResampleLayer => $"{x}, {y}, {size}",
-                BinaryConvLayer b => b.Residual is null
-                    ? $"{x}, {y}, packed, kinds, {size}, degree"
-                    : $"{x}, {_names[b.Residual]}, {y}, packed, kinds, {size}, degree",
+                BinaryConvLayer b => (b.InputPrepacked ? "" : $"{x}, ") + (b.Residual is null ? "" : $"{_names[b.Residual]}, ")
+                    + $"{y}, packed{b.PackedBuffer}, kinds{b.PackedBuffer}, "
+                    + (b.PacksFor is null ? "" : $"packed{b.PacksFor.PackedBuffer}, kinds{b.PacksFor.PackedBuffer}, ") + $"{size}, degree",
                 ElementwiseLayer => $"{x}, {_names[layer.Inputs[1]]}, {y}",
                 ScalarLayer => $"{x}, {y}",
                 _ => $"{x}, {y}, {plane}",
@@ -291,21 +291,32 @@ internal sealed class ModelEmitter
                 if (b.Bias1 is not null) formula += " + bias1";
                 if (b.Residual is not null) formula += " + residual";
                 doc.Add($"y = {formula}; 3×3, stride 1, zero padding (padded taps count 0); sign(0) = 0.");
+                if (b.PacksFor is not null)
+                    doc.Add($"Each finished row of y is also signed and packed for {MethodName(_program.Layers.IndexOf(b.PacksFor))} (its thresholds), into the other packed buffer.");
                 doc.Add($"Shapes: x {inShape} → y {outShape}" + (b.Residual is null ? "." : $"; residual '{b.Residual.Name}' {outShape}."));
                 int floats = b.Cin + 2 * b.Cout + (b.Slopes?.Length ?? 0) + (b.Bias1?.Length ?? 0);
                 doc.Add($"OPs: {Literals.Grouped(macs)} binary MACs per pixel ({Literals.Grouped(macs / 64)} in the paper's OPs_f/64 accounting).");
                 doc.Add($"Params: {Literals.Grouped(macs)} binary weights ({Literals.Grouped(macs / 32)} as Params_f/32) + {floats} floats.");
                 if (b.Mask is not null) doc.Add("Some weights are exactly 0: counted with weight masks.");
                 Comment(doc, layer.Notes);
+                string input = b.InputPrepacked ? "" : "ReadOnlySpan<float> x, ";
                 string residual = b.Residual is null ? "" : "ReadOnlySpan<float> residual, ";
-                Line($"private static void {m}(ReadOnlySpan<float> x, {residual}Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)");
+                string next = b.PacksFor is null ? "" : "Span<ulong> nextPacked, Span<byte> nextKinds, ";
+                Line($"private static void {m}({input}{residual}Span<float> y, Span<ulong> packed, Span<byte> kinds, {next}int width, int height, int degree)");
                 Open();
                 Line($"const int Cin = {b.Cin}, Cout = {b.Cout};");
-                Line("BinaryKernels.SignPack(x, Cin, width * height, " + $"{m}_Thresholds, packed, kinds, degree);");
+                if (!b.InputPrepacked)
+                    Line("BinaryKernels.SignPack(x, Cin, width * height, " + $"{m}_Thresholds, packed, kinds, degree);");
                 Line($"BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, {m}_Weights, " +
                      (b.Mask is null ? "default, default, " : $"{m}_WeightMask, {m}_WeightCount, ") +
                      $"{m}_Alpha, {m}_Shift, " + (b.Slopes is null ? "default, " : $"{m}_Slopes, ") +
-                     (b.Bias1 is null ? "default, " : $"{m}_Bias1, ") + (b.Residual is null ? "default, " : "residual, ") + "y, degree: degree);");
+                     (b.Bias1 is null ? "default, " : $"{m}_Bias1, ") + (b.Residual is null ? "default, " : "residual, ") + "y, degree: degree" + (b.PacksFor is null ? ");" : ","));
+                if (b.PacksFor is not null)
+                {
+                    _indent++;
+                    Line($"nextThresholds: {MethodName(_program.Layers.IndexOf(b.PacksFor))}_Thresholds, nextPacked: nextPacked, nextKinds: nextKinds);");
+                    _indent--;
+                }
                 Close();
                 Floats($"{m}_Thresholds", b.Thresholds, $"[{b.Cin}] Sign thresholds (−input_bias)");
                 Words($"{m}_Weights", b.Signs, $"[{(b.Cout + 3) / 4}][9][{b.Words}][4] sign bits of W (output channel o in lane o mod 4 of group o div 4), set for negative");

@@ -67,6 +67,12 @@ internal sealed class BinaryConvLayer : Layer
     public float[]? Slopes { get; set; }
     public float[]? Bias1 { get; set; }
     public Value? Residual => Inputs.Count > 1 ? Inputs[1] : null;
+    /// <summary>The layer whose input this one signs and packs as it writes each row (see <c>SignPackFuser</c>), or null.</summary>
+    public BinaryConvLayer? PacksFor { get; set; }
+    /// <summary>Whether the previous layer already packed this layer's input (no SignPack of its own).</summary>
+    public bool InputPrepacked { get; set; }
+    /// <summary>Which of the workspace's packed buffers (0 or 1) holds this layer's packed input.</summary>
+    public int PackedBuffer { get; set; }
 }
 
 internal enum ElementwiseOp { Add, Subtract }

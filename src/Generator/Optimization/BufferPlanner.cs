@@ -11,10 +11,16 @@ internal sealed class BufferPlan
     public Dictionary<Value, int> Offsets { get; } = new();
     /// <summary>Floats of feature maps per input pixel.</summary>
     public int FloatsPerPixel { get; set; }
-    /// <summary>64-bit words of packed activations per pixel (shared by all binary layers).</summary>
-    public int WordsPerPixel { get; set; }
-    /// <summary>Flag bytes per pixel (shared by all binary layers).</summary>
-    public int KindsPerPixel { get; set; }
+    /// <summary>64-bit words of packed activations per pixel, all packed buffers together.</summary>
+    public int WordsPerPixel => PackedWordsPerPixel * PackedBuffers;
+    /// <summary>Flag bytes per pixel, all packed buffers together.</summary>
+    public int KindsPerPixel => PackedKindsPerPixel * PackedBuffers;
+    /// <summary>Words per pixel of one packed buffer (the widest binary layer's input).</summary>
+    public int PackedWordsPerPixel { get; set; }
+    /// <summary>Flag bytes per pixel of one packed buffer.</summary>
+    public int PackedKindsPerPixel { get; set; }
+    /// <summary>Packed buffers: 2 when a layer packs the next one's input while reading its own, else 1 (0 without binary layers).</summary>
+    public int PackedBuffers { get; set; }
     /// <summary>The widest value, in floats per input pixel (channels · scale²).</summary>
     public int MaxFloats { get; set; }
     /// <summary>Offset (floats per input pixel) of the tile input and output buffers, after the layers' slots.</summary>
@@ -27,7 +33,7 @@ internal sealed class BufferPlan
 }
 
 /// <summary>
-/// Stage 4c: assigns workspace slots from value lifetimes. A layer's output never shares memory with
+/// Stage 4d: assigns workspace slots from value lifetimes. A layer's output never shares memory with
 /// its inputs; a slot is reused as soon as the last reader of its value has run. The model input
 /// and output live in the caller's buffers.
 /// </summary>
@@ -51,8 +57,9 @@ internal static class BufferPlanner
             if (layer is BinaryConvLayer b)
             {
                 int area = b.Inputs[0].Scale * b.Inputs[0].Scale;
-                plan.WordsPerPixel = Math.Max(plan.WordsPerPixel, 2 * b.Words * area);
-                plan.KindsPerPixel = Math.Max(plan.KindsPerPixel, area);
+                plan.PackedWordsPerPixel = Math.Max(plan.PackedWordsPerPixel, 2 * b.Words * area);
+                plan.PackedKindsPerPixel = Math.Max(plan.PackedKindsPerPixel, area);
+                plan.PackedBuffers = Math.Max(plan.PackedBuffers, b.PackedBuffer + 1);
             }
             if (output != program.Output)
             {

@@ -107,13 +107,13 @@ namespace TestModels
             int plane = width * height;
             int degree = workspace.DegreeOfParallelism;
             Span<float> floats = workspace.Floats;
-            Span<ulong> packed = workspace.Bits;
-            Span<byte> kinds = workspace.Kinds;
+            Span<ulong> packed0 = workspace.Bits.Slice(0, 2 * plane);
+            Span<byte> kinds0 = workspace.Kinds.Slice(0, 1 * plane);
             Span<float> v0 = floats.Slice(0 * plane, 8 * plane); // 'h0'
             Span<float> v1 = floats.Slice(8 * plane, 8 * plane); // 'h1'
             Span<float> v2 = floats.Slice(0 * plane, 1 * plane); // 'noise/s'
             Layer00(input, v0, width, height, degree);
-            Layer01(v0, v0, v1, packed, kinds, width, height, degree);
+            Layer01(v0, v0, v1, packed0, kinds0, width, height, degree);
             Layer02(v1, v2, width, height, degree);
             Layer03(input, v2, output);
         }

@@ -107,14 +107,14 @@ namespace TestModels
             int plane = width * height;
             int degree = workspace.DegreeOfParallelism;
             Span<float> floats = workspace.Floats;
-            Span<ulong> packed = workspace.Bits;
-            Span<byte> kinds = workspace.Kinds;
+            Span<ulong> packed0 = workspace.Bits.Slice(0, 2 * plane);
+            Span<byte> kinds0 = workspace.Kinds.Slice(0, 1 * plane);
             Span<float> v0 = floats.Slice(0 * plane, 3 * plane); // 'a'
             Span<float> v1 = floats.Slice(3 * plane, 3 * plane); // 'b'
             Span<float> v2 = floats.Slice(0 * plane, 3 * plane); // 'r'
             Span<float> v3 = floats.Slice(6 * plane, 3 * plane); // 's'
             Layer00(input, v0, width, height, degree);
-            Layer01(v0, v1, packed, kinds, width, height, degree);
+            Layer01(v0, v1, packed0, kinds0, width, height, degree);
             Layer02(v1, v2, plane);
             Layer03(v2, v1, v3);
             Layer04(v3, output, width, height, degree);
