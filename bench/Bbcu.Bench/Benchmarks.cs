@@ -36,6 +36,13 @@ public class LayerBench
     [GlobalSetup(Targets = new[] { nameof(RooflineScalar), nameof(RooflineAvx2) })]
     public void SetupRoofline() => _roof = new Roofline(W, H);
 
+    [GlobalSetup(Target = nameof(MemoryFloor))]
+    public void SetupMemoryFloor()
+    {
+        _input = Bench.Random(C * W * H, 11, -1f, 1f);
+        _output = new float[C * W * H];
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -55,6 +62,13 @@ public class LayerBench
 
     [Benchmark(Description = "Roofline XOR+popcount, AVX2 nibble LUT")]
     public ulong RooflineAvx2() => _roof!.Avx2Lut();
+
+    /// <summary>
+    /// The float traffic a BBCU-B layer cannot avoid: read the 64-channel residual (the unit's input)
+    /// and write the 64-channel output, 14.7 MB each at 320×180 (here <c>y = 2·x</c> with the runtime's vectorised kernel).
+    /// </summary>
+    [Benchmark(Description = "Memory floor: read residual + write output (64×320×180 floats)")]
+    public void MemoryFloor() => Bbcu.FloatKernels.Multiply(_input, 2f, _output);
 }
 
 /// <summary>DnCNN-BBCU colour (nc 64, nb 20) at 320×180: ours vs ONNX Runtime, 1 and 2 threads each.</summary>
