@@ -308,86 +308,183 @@ public static class FloatKernels
     }
 
     /// <summary><c>y = a + b</c> elementwise.</summary>
-    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
-                (new Vector<float>(a.Slice(i)) + new Vector<float>(b.Slice(i))).CopyTo(y.Slice(i));
-        for (; i < y.Length; i++)
-            y[i] = a[i] + b[i];
-    }
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree = 1) => Elementwise(a, b, 0f, y, ElementOp.Add, degree);
 
     /// <summary><c>y = a − b</c> elementwise.</summary>
-    public static void Subtract(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
-                (new Vector<float>(a.Slice(i)) - new Vector<float>(b.Slice(i))).CopyTo(y.Slice(i));
-        for (; i < y.Length; i++)
-            y[i] = a[i] - b[i];
-    }
+    public static void Subtract(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree = 1) => Elementwise(a, b, 0f, y, ElementOp.Subtract, degree);
 
     /// <summary><c>y = a·s</c> elementwise.</summary>
-    public static void Multiply(ReadOnlySpan<float> a, float s, Span<float> y)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
-                (new Vector<float>(a.Slice(i)) * s).CopyTo(y.Slice(i));
-        for (; i < y.Length; i++)
-            y[i] = a[i] * s;
-    }
+    public static void Multiply(ReadOnlySpan<float> a, float s, Span<float> y, int degree = 1) => Elementwise(a, default, s, y, ElementOp.Multiply, degree);
 
     /// <summary><c>y = a / s</c> elementwise (a true division, as PyTorch computes it).</summary>
-    public static void Divide(ReadOnlySpan<float> a, float s, Span<float> y)
+    public static void Divide(ReadOnlySpan<float> a, float s, Span<float> y, int degree = 1) => Elementwise(a, default, s, y, ElementOp.Divide, degree);
+
+    private enum ElementOp { Add, Subtract, Multiply, Divide }
+
+    private unsafe struct ElementState
     {
-        int i = 0;
+        public float* A, B, Y;
+        public float S;
+        public ElementOp Op;
+        public long Length;
+    }
+
+    /// <summary>Elements per chunk handed to a thread (at least): below this a second thread costs more than it saves.</summary>
+    private const int ElementChunk = 16384;
+
+    private static unsafe void Elementwise(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float s, Span<float> y, ElementOp op, int degree)
+    {
+        bool binary = op is ElementOp.Add or ElementOp.Subtract;
+        if (a.Length < y.Length || (binary && b.Length < y.Length))
+            throw new ArgumentException($"{op}: inputs need {y.Length} values; got {a.Length}{(binary ? $" and {b.Length}" : "")}.");
+        fixed (float* pa = a, pb = b, py = y)
+        {
+            var state = new ElementState { A = pa, B = pb, Y = py, S = s, Op = op, Length = y.Length };
+            // Chunks of ElementChunk elements (the last one shorter, clamped to Length).
+            BbcuParallel.For(degree, (y.Length + ElementChunk - 1) / ElementChunk, &ElementChunks, &state);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ElementChunks(void* state, int start, int end)
+    {
+        ref ElementState s = ref *(ElementState*)state;
+        long from = (long)start * ElementChunk, to = Math.Min((long)end * ElementChunk, s.Length);
+        float* a = s.A, b = s.B, y = s.Y;
+        float k = s.S;
+        long i = from;
+        int v = Vector<float>.Count;
         if (Vector.IsHardwareAccelerated)
-            for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
-                (new Vector<float>(a.Slice(i)) / new Vector<float>(s)).CopyTo(y.Slice(i));
-        for (; i < y.Length; i++)
-            y[i] = a[i] / s;
+        {
+            var vk = new Vector<float>(k);
+            for (; i <= to - v; i += v)
+            {
+                var va = Unsafe.ReadUnaligned<Vector<float>>(a + i);
+                Vector<float> z = s.Op switch
+                {
+                    ElementOp.Add => va + Unsafe.ReadUnaligned<Vector<float>>(b + i),
+                    ElementOp.Subtract => va - Unsafe.ReadUnaligned<Vector<float>>(b + i),
+                    ElementOp.Multiply => va * vk,
+                    _ => va / vk,
+                };
+                Unsafe.WriteUnaligned(y + i, z);
+            }
+        }
+        for (; i < to; i++)
+            y[i] = s.Op switch
+            {
+                ElementOp.Add => a[i] + b[i],
+                ElementOp.Subtract => a[i] - b[i],
+                ElementOp.Multiply => a[i] * k,
+                _ => a[i] / k,
+            };
     }
 
     /// <summary>Channel-wise activation of a CHW map: <paramref name="slopes"/> per channel for PReLU.</summary>
-    public static void Activate(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, BbcuActivation activation, float slope, ReadOnlySpan<float> slopes)
+    public static unsafe void Activate(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, BbcuActivation activation, float slope,
+        ReadOnlySpan<float> slopes, int degree = 1)
     {
-        x.Slice(0, channels * plane).CopyTo(y);
-        for (int c = 0; c < channels; c++)
-            Activate(y.Slice(c * plane, plane), activation, activation == BbcuActivation.PRelu ? slopes[c] : slope);
+        if (x.Length < channels * plane || y.Length < channels * plane || (activation == BbcuActivation.PRelu && slopes.Length < channels))
+            throw new ArgumentException($"Activate: x and y need {channels * plane} values{(activation == BbcuActivation.PRelu ? $", slopes {channels}" : "")}.");
+        fixed (float* px = x, py = y, ps = slopes)
+        {
+            var state = new ChannelState { Kind = ChannelOp.Activate, X = px, Y = py, P1 = ps, Plane = plane, Activation = activation, Slope = slope };
+            BbcuParallel.For(degree, channels, &ChannelBand, &state);
+        }
     }
 
     /// <summary>
-    /// RPReLU on a CHW map: <c>y = PReLU(x + shift[c]) + bias1[c]</c>, plus <paramref name="residual"/> when given.
+    /// RPReLU on a CHW map: <c>y = PReLU(x + shift[c]) + bias1[c]</c>.
     /// </summary>
-    public static void RPRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane,
-        ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1)
+    public static unsafe void RPRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane,
+        ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1, int degree = 1)
     {
-        for (int c = 0; c < channels; c++)
+        if (x.Length < channels * plane || y.Length < channels * plane || shift.Length < channels || slopes.Length < channels || bias1.Length < channels)
+            throw new ArgumentException($"RPRelu: x and y need {channels * plane} values, shift, slopes and bias1 {channels} each.");
+        fixed (float* px = x, py = y, p1 = shift, p2 = slopes, p3 = bias1)
         {
-            float s = shift[c], a = slopes[c], b = bias1[c];
-            ReadOnlySpan<float> xc = x.Slice(c * plane, plane);
-            Span<float> yc = y.Slice(c * plane, plane);
-            for (int i = 0; i < plane; i++)
-            {
-                float z = xc[i] + s;
-                yc[i] = (z > 0f ? z : a * z) + b;
-            }
+            var state = new ChannelState { Kind = ChannelOp.RPRelu, X = px, Y = py, P1 = p1, P2 = p2, P3 = p3, Plane = plane };
+            BbcuParallel.For(degree, channels, &ChannelBand, &state);
         }
     }
 
     /// <summary>Per-channel affine map of a CHW map: <c>y = x·scale[c] + shift[c]</c>.</summary>
-    public static void Affine(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift)
+    public static unsafe void Affine(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> scale,
+        ReadOnlySpan<float> shift, int degree = 1)
     {
-        for (int c = 0; c < channels; c++)
+        if (x.Length < channels * plane || y.Length < channels * plane || scale.Length < channels || shift.Length < channels)
+            throw new ArgumentException($"Affine: x and y need {channels * plane} values, scale and shift {channels} each.");
+        fixed (float* px = x, py = y, p1 = scale, p2 = shift)
         {
-            float a = scale[c], b = shift[c];
-            ReadOnlySpan<float> xc = x.Slice(c * plane, plane);
-            Span<float> yc = y.Slice(c * plane, plane);
-            for (int i = 0; i < plane; i++)
-                yc[i] = xc[i] * a + b;
+            var state = new ChannelState { Kind = ChannelOp.Affine, X = px, Y = py, P1 = p1, P2 = p2, Plane = plane };
+            BbcuParallel.For(degree, channels, &ChannelBand, &state);
+        }
+    }
+
+    private enum ChannelOp { Activate, RPRelu, Affine }
+
+    private unsafe struct ChannelState
+    {
+        public ChannelOp Kind;
+        public float* X, Y, P1, P2, P3;
+        public int Plane;
+        public BbcuActivation Activation;
+        public float Slope;
+    }
+
+    /// <summary>Channels <c>[start, end)</c> of a channel-wise op; vector and scalar do the same IEEE operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ChannelBand(void* state, int start, int end)
+    {
+        ref ChannelState s = ref *(ChannelState*)state;
+        int plane = s.Plane, v = Vector<float>.Count;
+        for (int c = start; c < end; c++)
+        {
+            float* x = s.X + (long)c * plane, y = s.Y + (long)c * plane;
+            int i = 0;
+            switch (s.Kind)
+            {
+                case ChannelOp.Activate:
+                {
+                    float slope = s.Activation == BbcuActivation.PRelu ? s.P1[c] : s.Slope;
+                    if (Vector.IsHardwareAccelerated)
+                        for (; i <= plane - v; i += v)
+                            Unsafe.WriteUnaligned(y + i, Activate(Unsafe.ReadUnaligned<Vector<float>>(x + i), s.Activation, slope));
+                    for (; i < plane; i++) y[i] = Activate(x[i], s.Activation, slope);
+                    break;
+                }
+                case ChannelOp.RPRelu:
+                {
+                    float shift = s.P1[c], a = s.P2[c], b = s.P3[c];
+                    if (Vector.IsHardwareAccelerated)
+                    {
+                        Vector<float> vs = new(shift), va = new(a), vb = new(b);
+                        for (; i <= plane - v; i += v)
+                        {
+                            Vector<float> z = Unsafe.ReadUnaligned<Vector<float>>(x + i) + vs;
+                            Unsafe.WriteUnaligned(y + i, Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), z, va * z) + vb);
+                        }
+                    }
+                    for (; i < plane; i++)
+                    {
+                        float z = x[i] + shift;
+                        y[i] = (z > 0f ? z : a * z) + b;
+                    }
+                    break;
+                }
+                default:
+                {
+                    float a = s.P1[c], b = s.P2[c];
+                    if (Vector.IsHardwareAccelerated)
+                    {
+                        Vector<float> va = new(a), vb = new(b);
+                        for (; i <= plane - v; i += v)
+                            Unsafe.WriteUnaligned(y + i, Unsafe.ReadUnaligned<Vector<float>>(x + i) * va + vb);
+                    }
+                    for (; i < plane; i++) y[i] = x[i] * a + b;
+                    break;
+                }
+            }
         }
     }
 }

@@ -1,51 +1,31 @@
 using System;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
 
 namespace Bbcu;
 
 /// <summary>
 /// Kernels that change the spatial size or the channel layout of a planar CHW map, computed exactly
-/// as PyTorch does (generated code only). <c>width</c> and <c>height</c> are the input's.
+/// as PyTorch does (generated code only). <c>width</c> and <c>height</c> are the input's. Each splits
+/// its output rows over up to <c>degree</c> threads; every element is a copy or the same arithmetic
+/// whatever the split.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class ResampleKernels
+public static unsafe class ResampleKernels
 {
-    /// <summary><c>PixelShuffle(r)</c>: <c>y[c, h·r+i, w·r+j] = x[c·r² + i·r + j, h, w]</c>; <paramref name="channels"/> is the output's.</summary>
-    public static void PixelShuffle(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height)
+    private struct State
     {
-        int plane = width * height, outWidth = width * r, outPlane = plane * r * r;
-        for (int c = 0; c < channels; c++)
-            for (int i = 0; i < r; i++)
-                for (int j = 0; j < r; j++)
-                {
-                    ReadOnlySpan<float> src = x.Slice((c * r * r + i * r + j) * plane, plane);
-                    Span<float> dst = y.Slice(c * outPlane, outPlane);
-                    for (int h = 0; h < height; h++)
-                    {
-                        int row = (h * r + i) * outWidth + j;
-                        for (int w = 0; w < width; w++)
-                            dst[row + w * r] = src[h * width + w];
-                    }
-                }
+        public float* X, Y;
+        public int Channels, R, Width, Height, OriginX, OriginY;
     }
 
+    /// <summary><c>PixelShuffle(r)</c>: <c>y[c, h·r+i, w·r+j] = x[c·r² + i·r + j, h, w]</c>; <paramref name="channels"/> is the output's.</summary>
+    public static void PixelShuffle(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int degree = 1) =>
+        Run(x, y, channels, r, width, height, 0, 0, degree, channels * r * r, &ShuffleRows);
+
     /// <summary>Nearest upsampling by an integer factor: <c>y[h, w] = x[h div r, w div r]</c>.</summary>
-    public static void UpsampleNearest(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height)
-    {
-        int plane = width * height, outWidth = width * r, outPlane = plane * r * r;
-        for (int c = 0; c < channels; c++)
-        {
-            ReadOnlySpan<float> src = x.Slice(c * plane, plane);
-            Span<float> dst = y.Slice(c * outPlane, outPlane);
-            for (int oh = 0; oh < height * r; oh++)
-            {
-                ReadOnlySpan<float> srow = src.Slice(oh / r * width, width);
-                Span<float> drow = dst.Slice(oh * outWidth, outWidth);
-                for (int ow = 0; ow < outWidth; ow++)
-                    drow[ow] = srow[ow / r];
-            }
-        }
-    }
+    public static void UpsampleNearest(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int degree = 1) =>
+        Run(x, y, channels, r, width, height, 0, 0, degree, channels, &NearestRows);
 
     /// <summary>
     /// Bilinear upsampling by an integer factor with <c>align_corners = false</c>, as PyTorch's CPU
@@ -56,30 +36,99 @@ public static class ResampleKernels
     /// <param name="originX">Global column of this map's first input column (when running a tile): the
     /// source coordinates are computed from global output coordinates, so a tile gets the same bits.</param>
     /// <param name="originY">Global row of this map's first input row.</param>
-    public static void UpsampleBilinear(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int originX = 0, int originY = 0)
+    public static void UpsampleBilinear(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height,
+        int originX = 0, int originY = 0, int degree = 1) =>
+        Run(x, y, channels, r, width, height, originX, originY, degree, channels, &BilinearRows);
+
+    private static void Run(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int originX, int originY,
+        int degree, int inChannels, delegate*<void*, int, int, void> rows)
     {
-        int plane = width * height, outWidth = width * r, outHeight = height * r, outPlane = plane * r * r;
-        for (int c = 0; c < channels; c++)
+        long plane = (long)width * height;
+        if (r < 1 || x.Length < inChannels * plane || y.Length < channels * plane * r * r)
+            throw new ArgumentException($"Resample: x needs {inChannels * plane} and y {channels * plane * r * r} values for {channels} channels of {width}×{height} ×{r}.");
+        fixed (float* px = x, py = y)
         {
-            ReadOnlySpan<float> src = x.Slice(c * plane, plane);
-            Span<float> dst = y.Slice(c * outPlane, outPlane);
-            for (int oh = 0; oh < outHeight; oh++)
+            var state = new State { X = px, Y = py, Channels = channels, R = r, Width = width, Height = height, OriginX = originX, OriginY = originY };
+            BbcuParallel.For(degree, channels * height * r, rows, &state);
+        }
+    }
+
+    /// <summary>Output rows <c>[start, end)</c> of all channels (row index = c·outHeight + oh).</summary>
+    private static void ShuffleRows(void* state, int start, int end)
+    {
+        ref State s = ref *(State*)state;
+        int r = s.R, width = s.Width, outHeight = s.Height * r, outWidth = width * r;
+        long plane = (long)width * s.Height;
+        for (int row = start; row < end; row++)
+        {
+            int c = row / outHeight, oh = row % outHeight, h = oh / r, i = oh % r;
+            float* dst = s.Y + (long)row * outWidth;
+            for (int j = 0; j < r; j++)
             {
-                var (y0, y1, ly) = Source(oh, r, height, originY);
+                float* src = s.X + (c * r * r + i * r + j) * plane + (long)h * width;
+                for (int w = 0; w < width; w++) dst[w * r + j] = src[w];
+            }
+        }
+    }
+
+    private static void NearestRows(void* state, int start, int end)
+    {
+        ref State s = ref *(State*)state;
+        int r = s.R, width = s.Width, outHeight = s.Height * r, outWidth = width * r;
+        long plane = (long)width * s.Height;
+        for (int row = start; row < end; row++)
+        {
+            int c = row / outHeight, oh = row % outHeight;
+            float* dst = s.Y + (long)row * outWidth;
+            if (oh % r != 0 && row > start)
+            {
+                // Same source row as the output row above (computed in this band): copy it.
+                new ReadOnlySpan<float>(dst - outWidth, outWidth).CopyTo(new Span<float>(dst, outWidth));
+                continue;
+            }
+            float* src = s.X + c * plane + (long)(oh / r) * width;
+            for (int w = 0; w < width; w++)
+            {
+                float v = src[w];
+                for (int j = 0; j < r; j++) dst[w * r + j] = v;
+            }
+        }
+    }
+
+    /// <summary>Columns whose source coordinates are computed at once and reused by every row of a band.</summary>
+    private const int ColumnChunk = 256;
+
+    private static void BilinearRows(void* state, int start, int end)
+    {
+        ref State s = ref *(State*)state;
+        int r = s.R, width = s.Width, height = s.Height, outHeight = height * r, outWidth = width * r;
+        long plane = (long)width * height;
+        int* a = stackalloc int[ColumnChunk];
+        int* b = stackalloc int[ColumnChunk];
+        float* l1 = stackalloc float[ColumnChunk];
+        for (int col0 = 0; col0 < outWidth; col0 += ColumnChunk)
+        {
+            int n = Math.Min(ColumnChunk, outWidth - col0);
+            for (int k = 0; k < n; k++)
+                (a[k], b[k], l1[k]) = Source(col0 + k, r, width, s.OriginX);
+            for (int row = start; row < end; row++)
+            {
+                int c = row / outHeight, oh = row % outHeight;
+                var (y0, y1, ly) = Source(oh, r, height, s.OriginY);
                 float ly0 = 1f - ly;
-                ReadOnlySpan<float> top = src.Slice(y0 * width, width), bottom = src.Slice(y1 * width, width);
-                Span<float> drow = dst.Slice(oh * outWidth, outWidth);
-                for (int ow = 0; ow < outWidth; ow++)
+                float* top = s.X + c * plane + (long)y0 * width, bottom = s.X + c * plane + (long)y1 * width;
+                float* drow = s.Y + (long)row * outWidth + col0;
+                for (int k = 0; k < n; k++)
                 {
-                    var (a, b, l1) = Source(ow, r, width, originX);
-                    float l0 = 1f - l1;
-                    drow[ow] = ly0 * (l0 * top[a] + l1 * top[b]) + ly * (l0 * bottom[a] + l1 * bottom[b]);
+                    float lx = l1[k], l0 = 1f - lx;
+                    drow[k] = ly0 * (l0 * top[a[k]] + lx * top[b[k]]) + ly * (l0 * bottom[a[k]] + lx * bottom[b[k]]);
                 }
             }
         }
     }
 
     /// <summary>Source indices (local to the map) and weight for local output index <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (int I0, int I1, float Lambda) Source(int dst, int r, int n, int origin)
     {
         float scale = (float)(1.0 / r);
@@ -94,10 +143,26 @@ public static class ResampleKernels
     }
 
     /// <summary>BBCU-H's residual: <c>y[c] = x[c div s]</c> for <c>c &lt; s·C</c> and <c>y[s·C] = x[0]</c>.</summary>
-    public static void ChannelExpand(ReadOnlySpan<float> x, Span<float> y, int channels, int repeats, int plane)
+    public static void ChannelExpand(ReadOnlySpan<float> x, Span<float> y, int channels, int repeats, int plane, int degree = 1)
     {
-        for (int c = 0; c < channels * repeats; c++)
-            x.Slice(c / repeats * plane, plane).CopyTo(y.Slice(c * plane, plane));
-        x.Slice(0, plane).CopyTo(y.Slice(channels * repeats * plane, plane));
+        int outChannels = channels * repeats + 1;
+        if (repeats < 1 || x.Length < channels * plane || y.Length < (long)outChannels * plane)
+            throw new ArgumentException($"ChannelExpand: x needs {channels * plane} and y {(long)outChannels * plane} values.");
+        fixed (float* px = x, py = y)
+        {
+            var state = new State { X = px, Y = py, Channels = channels, R = repeats, Width = plane, Height = 1 };
+            BbcuParallel.For(degree, outChannels, &ExpandChannels, &state);
+        }
+    }
+
+    private static void ExpandChannels(void* state, int start, int end)
+    {
+        ref State s = ref *(State*)state;
+        int plane = s.Width, total = s.Channels * s.R;
+        for (int c = start; c < end; c++)
+        {
+            int from = c < total ? c / s.R : 0;
+            new ReadOnlySpan<float>(s.X + (long)from * plane, plane).CopyTo(new Span<float>(s.Y + (long)c * plane, plane));
+        }
     }
 }

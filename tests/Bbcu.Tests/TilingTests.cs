@@ -8,7 +8,8 @@ namespace Bbcu.Tests;
 
 /// <summary>
 /// Images larger than the workspace run in tiles with a halo of the receptive field; the result must be
-/// bit-identical to one pass (denoising, super-resolution with bilinear ×3 and ×4, BBCU-U ×3).
+/// bit-identical to one pass (denoising, super-resolution with bilinear ×3 and ×4, BBCU-U ×3); and the
+/// thread count never changes a bit.
 /// </summary>
 public sealed class TilingTests
 {
@@ -45,6 +46,38 @@ public sealed class TilingTests
             int differing = whole.Zip(tiled, (a, b) => BitConverter.SingleToInt32Bits(a) != BitConverter.SingleToInt32Bits(b) ? 1 : 0).Sum();
             _out.WriteLine($"{fixture} {width}×{height}, halo {halo}, core {core}: {differing} of {whole.Length} values differ");
             Assert.Equal(0, differing);
+        }
+    }
+
+    /// <summary>
+    /// Every layer kind splits its work over threads (rows, channels or element chunks); the bits must
+    /// not depend on the thread count. Sizes are large enough that every kernel really splits (the
+    /// element-wise ops hand out chunks of 16 384 values).
+    /// </summary>
+    [Theory]
+    [InlineData("bbcum_x3", 61, 47)]
+    [InlineData("bbcul_x2", 70, 40)]
+    [InlineData("unit_h", 90, 64)]
+    [InlineData("unit_v1", 90, 64)]
+    [InlineData("unit_u2", 90, 64)]
+    public void EveryThreadCountGivesTheSameBits(string fixture, int width, int height)
+    {
+        Type model = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", fixture)).LoadModel();
+        var run = GeneratorHarness.GetRunWorkspace(model);
+        int cin = GeneratorHarness.Constant<int>(model, "InputChannels"), cout = GeneratorHarness.Constant<int>(model, "OutputChannels");
+        int scale = GeneratorHarness.Constant<int>(model, "Scale");
+        var ws = (BbcuWorkspace)model.GetMethod("CreateWorkspace")!.Invoke(null, new object[] { width, height })!;
+        var rng = new Random(width + height);
+        var input = Enumerable.Range(0, cin * width * height).Select(_ => (float)(rng.NextDouble() * 1.5 - 0.25)).ToArray();
+        ws.DegreeOfParallelism = 1;
+        var expected = new float[cout * width * height * scale * scale];
+        run(input, width, height, expected, ws);
+        foreach (int degree in new[] { 2, 3, 7 })
+        {
+            ws.DegreeOfParallelism = degree;
+            var o = new float[expected.Length];
+            run(input, width, height, o, ws);
+            Assert.Equal(expected, o);
         }
     }
 }

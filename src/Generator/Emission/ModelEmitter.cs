@@ -236,14 +236,14 @@ internal sealed class ModelEmitter
             string call = layer switch
             {
                 ConvLayer => $"{x}, {y}, {size}, degree",
-                ResampleLayer { Kind: ResampleKind.Bilinear } => $"{x}, {y}, {size}, originX * {s}, originY * {s}",
-                ResampleLayer => $"{x}, {y}, {size}",
+                ResampleLayer { Kind: ResampleKind.Bilinear } => $"{x}, {y}, {size}, originX * {s}, originY * {s}, degree",
+                ResampleLayer => $"{x}, {y}, {size}, degree",
                 BinaryConvLayer b => (b.InputPrepacked ? "" : $"{x}, ") + (b.Residual is null ? "" : $"{_names[b.Residual]}, ")
                     + $"{y}, packed{b.PackedBuffer}, kinds{b.PackedBuffer}, "
                     + (b.PacksFor is null ? "" : $"packed{b.PacksFor.PackedBuffer}, kinds{b.PacksFor.PackedBuffer}, ") + $"{size}, degree",
-                ElementwiseLayer => $"{x}, {_names[layer.Inputs[1]]}, {y}",
-                ScalarLayer => $"{x}, {y}",
-                _ => $"{x}, {y}, {plane}",
+                ElementwiseLayer => $"{x}, {_names[layer.Inputs[1]]}, {y}, degree",
+                ScalarLayer => $"{x}, {y}, degree",
+                _ => $"{x}, {y}, {plane}, degree",
             };
             Line($"{MethodName(i)}({call});");
         }
@@ -335,28 +335,28 @@ internal sealed class ModelEmitter
                 doc.Add(e.Op == ElementwiseOp.Add ? "y = a + b." : "y = a − b.");
                 doc.Add($"Shapes: a, b {inShape} → y {outShape}. OPs: {e.Output.Channels} per pixel.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>");
-                Line($"    FloatKernels.{(e.Op == ElementwiseOp.Add ? "Add" : "Subtract")}(a, b, y);");
+                Line($"private static void {m}(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree) =>");
+                Line($"    FloatKernels.{(e.Op == ElementwiseOp.Add ? "Add" : "Subtract")}(a, b, y, degree);");
                 break;
             case ScalarLayer s:
                 doc.Add($"y = x {(s.Op == ScalarOp.Multiply ? "·" : "/")} {Literals.Float(s.Scalar)}.");
                 doc.Add($"Shapes: x {inShape} → y {outShape}. OPs: {s.Output.Channels} per pixel.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y) =>");
-                Line($"    FloatKernels.{(s.Op == ScalarOp.Multiply ? "Multiply" : "Divide")}(x, {Literals.Float(s.Scalar)}, y);");
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int degree) =>");
+                Line($"    FloatKernels.{(s.Op == ScalarOp.Multiply ? "Multiply" : "Divide")}(x, {Literals.Float(s.Scalar)}, y, degree);");
                 break;
             case ActivationLayer a:
                 doc.Add($"y = {Act(a.Activation)}(x). Shapes: x {inShape} → y {outShape}.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane) =>");
-                Line($"    FloatKernels.Activate(x, y, {a.Inputs[0].Channels}, plane, BbcuActivation.{a.Activation}, {Literals.Float(a.Slope)}, {(a.Slopes is null ? "default" : $"{m}_Slopes")});");
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane, int degree) =>");
+                Line($"    FloatKernels.Activate(x, y, {a.Inputs[0].Channels}, plane, BbcuActivation.{a.Activation}, {Literals.Float(a.Slope)}, {(a.Slopes is null ? "default" : $"{m}_Slopes")}, degree);");
                 if (a.Slopes is not null) Floats($"{m}_Slopes", a.Slopes, "PReLU slopes");
                 break;
             case RPReluLayer r:
                 doc.Add($"y = PReLU(x + bias0) + bias1 per channel. Shapes: x {inShape} → y {outShape}.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane) =>");
-                Line($"    FloatKernels.RPRelu(x, y, {r.Inputs[0].Channels}, plane, {m}_Bias0, {m}_Slopes, {m}_Bias1);");
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane, int degree) =>");
+                Line($"    FloatKernels.RPRelu(x, y, {r.Inputs[0].Channels}, plane, {m}_Bias0, {m}_Slopes, {m}_Bias1, degree);");
                 Floats($"{m}_Bias0", r.Shift, "RPReLU bias0");
                 Floats($"{m}_Slopes", r.Slopes, "RPReLU slopes");
                 Floats($"{m}_Bias1", r.Bias1, "RPReLU bias1");
@@ -364,8 +364,8 @@ internal sealed class ModelEmitter
             case AffineLayer a:
                 doc.Add($"y = x·scale[c] + shift[c]. Shapes: x {inShape} → y {outShape}.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane) =>");
-                Line($"    FloatKernels.Affine(x, y, {a.Inputs[0].Channels}, plane, {m}_Scale, {m}_Shift);");
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane, int degree) =>");
+                Line($"    FloatKernels.Affine(x, y, {a.Inputs[0].Channels}, plane, {m}_Scale, {m}_Shift, degree);");
                 Floats($"{m}_Scale", a.Scale, $"[{a.Inputs[0].Channels}] scale");
                 Floats($"{m}_Shift", a.Shift, $"[{a.Inputs[0].Channels}] shift");
                 break;
@@ -383,21 +383,21 @@ internal sealed class ModelEmitter
                 string kernel = r.Kind switch { ResampleKind.PixelShuffle => "PixelShuffle", ResampleKind.Nearest => "UpsampleNearest", _ => "UpsampleBilinear" };
                 if (r.Kind == ResampleKind.Bilinear)
                 {
-                    Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height, int originX, int originY) =>");
-                    Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height, originX, originY);");
+                    Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height, int originX, int originY, int degree) =>");
+                    Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height, originX, originY, degree);");
                 }
                 else
                 {
-                    Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height) =>");
-                    Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height);");
+                    Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int width, int height, int degree) =>");
+                    Line($"    ResampleKernels.{kernel}(x, y, {r.Output.Channels}, {r.Factor}, width, height, degree);");
                 }
                 break;
             }
             case ChannelExpandLayer e:
                 doc.Add($"y = concat(repeat_interleave(x, {e.Repeats}), x[0]) (BBCU-H residual). Shapes: x {inShape} → y {outShape}.");
                 Comment(doc, layer.Notes);
-                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane) =>");
-                Line($"    ResampleKernels.ChannelExpand(x, y, {e.Inputs[0].Channels}, {e.Repeats}, plane);");
+                Line($"private static void {m}(ReadOnlySpan<float> x, Span<float> y, int plane, int degree) =>");
+                Line($"    ResampleKernels.ChannelExpand(x, y, {e.Inputs[0].Channels}, {e.Repeats}, plane, degree);");
                 break;
             default:
                 throw new InvalidOperationException($"no emitter for {layer.GetType().Name}");

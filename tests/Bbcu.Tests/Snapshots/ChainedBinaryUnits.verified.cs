@@ -119,7 +119,7 @@ namespace TestModels
             Layer01(v0, v0, v1, packed0, kinds0, packed1, kinds1, width, height, degree);
             Layer02(v1, v2, packed1, kinds1, width, height, degree);
             Layer03(v2, v3, width, height, degree);
-            Layer04(input, v3, output);
+            Layer04(input, v3, output, degree);
         }
 
         /// <summary>
@@ -421,7 +421,7 @@ namespace TestModels
         /// Shapes: a, b [1, H, W] → y [1, H, W]. OPs: 1 per pixel.
         /// Folded: ÷130 ('out') distributed over both operands.
         /// </summary>
-        private static void Layer04(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>
-            FloatKernels.Subtract(a, b, y);
+        private static void Layer04(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree) =>
+            FloatKernels.Subtract(a, b, y, degree);
     }
 }

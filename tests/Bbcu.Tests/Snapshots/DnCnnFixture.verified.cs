@@ -115,7 +115,7 @@ namespace TestModels
             Layer00(input, v0, width, height, degree);
             Layer01(v0, v0, v1, packed0, kinds0, width, height, degree);
             Layer02(v1, v2, width, height, degree);
-            Layer03(input, v2, output);
+            Layer03(input, v2, output, degree);
         }
 
         /// <summary>
@@ -271,7 +271,7 @@ namespace TestModels
         /// Shapes: a, b [1, H, W] → y [1, H, W]. OPs: 1 per pixel.
         /// Folded: ÷20 ('out') distributed over both operands.
         /// </summary>
-        private static void Layer03(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>
-            FloatKernels.Subtract(a, b, y);
+        private static void Layer03(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree) =>
+            FloatKernels.Subtract(a, b, y, degree);
     }
 }

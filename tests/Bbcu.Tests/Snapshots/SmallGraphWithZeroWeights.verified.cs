@@ -115,8 +115,8 @@ namespace TestModels
             Span<float> v3 = floats.Slice(6 * plane, 3 * plane); // 's'
             Layer00(input, v0, width, height, degree);
             Layer01(v0, v1, packed0, kinds0, width, height, degree);
-            Layer02(v1, v2, plane);
-            Layer03(v2, v1, v3);
+            Layer02(v1, v2, plane, degree);
+            Layer03(v2, v1, v3, degree);
             Layer04(v3, output, width, height, degree);
         }
 
@@ -255,8 +255,8 @@ namespace TestModels
         /// Layer 2: rprelu 'body.relu' → 'r'.
         /// y = PReLU(x + bias0) + bias1 per channel. Shapes: x [3, H, W] → y [3, H, W].
         /// </summary>
-        private static void Layer02(ReadOnlySpan<float> x, Span<float> y, int plane) =>
-            FloatKernels.RPRelu(x, y, 3, plane, Layer02_Bias0, Layer02_Slopes, Layer02_Bias1);
+        private static void Layer02(ReadOnlySpan<float> x, Span<float> y, int plane, int degree) =>
+            FloatKernels.RPRelu(x, y, 3, plane, Layer02_Bias0, Layer02_Slopes, Layer02_Bias1, degree);
 
         /// <summary>RPReLU bias0.</summary>
         private static ReadOnlySpan<float> Layer02_Bias0 => new float[]
@@ -281,8 +281,8 @@ namespace TestModels
         /// y = a + b.
         /// Shapes: a, b [3, H, W] → y [3, H, W]. OPs: 3 per pixel.
         /// </summary>
-        private static void Layer03(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>
-            FloatKernels.Add(a, b, y);
+        private static void Layer03(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree) =>
+            FloatKernels.Add(a, b, y, degree);
 
         /// <summary>
         /// Layer 4: conv2d 'tail' → 'y'.
