@@ -379,6 +379,7 @@ public static partial class BinaryKernels
         Avx2.Add(Avx2.Shuffle(lut, Avx2.And(v, low)), Avx2.Shuffle(lut, Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low)));
 
     /// <summary>Any pixel: taps inside the image only, zero activations and zero weights counted as 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void AccumulateGeneral(ulong* pk, byte* kd, int width, int plane, int r, int col,
         int ky0, int ky1, int kx0, int kx1, int words, int n, int cin, int cout,
         ulong* pw, ulong* weightMask, int* weightCount, int* acc)
