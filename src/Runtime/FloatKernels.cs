@@ -83,7 +83,14 @@ public static class FloatKernels
             for (int o0 = 0; o0 < cout; o0 += 4)
             {
                 int nb = Math.Min(4, cout - o0);
-                if (vector && nb >= 2 && inner >= 2 * v)
+                if (vector && nb >= 2 && inner >= 2 * v && k == 3 && width <= MaxRowPassWidth)
+                {
+                    // Whole row in passes over the input channels, then the remainder as one overlapping block.
+                    int blocks = inner / (2 * v);
+                    RowPass4x2(ref s, r, o0, nb, ky0, ky1, colLo, blocks);
+                    if (blocks * 2 * v < inner) Block4x2(ref s, r, colHi - 2 * v, o0, nb, ky0, ky1);
+                }
+                else if (vector && nb >= 2 && inner >= 2 * v)
                     for (int col = colLo; ; col += 2 * v)
                     {
                         int c = Math.Min(col, colHi - 2 * v);
@@ -184,6 +191,62 @@ public static class FloatKernels
         Put(ref s, y + plane, o0 + 1, a1); Put(ref s, y + plane + v, o0 + 1, b1);
         if (nb > 2) { Put(ref s, y + 2 * plane, o0 + 2, a2); Put(ref s, y + 2 * plane + v, o0 + 2, b2); }
         if (nb > 3) { Put(ref s, y + 3 * plane, o0 + 3, a3); Put(ref s, y + 3 * plane + v, o0 + 3, b3); }
+    }
+
+    /// <summary>Widest row <see cref="RowPass4x2"/> takes (its scratch rows for missing channels are on the stack).</summary>
+    private const int MaxRowPassWidth = 4096;
+
+    /// <summary>
+    /// 3×3 kernels, output channels <c>o0 … o0+nb−1</c> (2 ≤ nb ≤ 4), <paramref name="blocks"/> blocks of two
+    /// vectors from column <paramref name="colLo"/>: the output rows themselves are the accumulators,
+    /// and the input channels are taken one at a time, each sweeping its three rows left to right (a few
+    /// KiB, in L1) rather than every block touching all input channels' rows (3·Cin lines that evict
+    /// one another). Per element the sum is still bias, then channel, kernel row, kernel column.
+    /// </summary>
+    private static unsafe void RowPass4x2(ref ConvState s, int r, int o0, int nb, int ky0, int ky1, int colLo, int blocks)
+    {
+        int width = s.Width, cin = s.Cin, v = Vector<float>.Count, n = blocks * 2 * v;
+        long plane = (long)width * s.Height, ws = cin * 9L;
+        int o2 = nb > 2 ? o0 + 2 : o0, o3 = nb > 3 ? o0 + 3 : o0;
+        long w2 = (o2 - o0) * ws, w3 = (o3 - o0) * ws;
+        float* scratch = stackalloc float[nb < 4 ? 2 * MaxRowPassWidth : 1];
+        float* y0 = s.Y + o0 * plane + (long)r * width + colLo, y1 = y0 + plane;
+        float* y2 = nb > 2 ? y0 + 2 * plane : scratch, y3 = nb > 3 ? y0 + 3 * plane : scratch + MaxRowPassWidth;
+        new Span<float>(y0, n).Fill(s.Bias == null ? 0f : s.Bias[o0]);
+        new Span<float>(y1, n).Fill(s.Bias == null ? 0f : s.Bias[o0 + 1]);
+        new Span<float>(y2, n).Fill(s.Bias == null ? 0f : s.Bias[o2]);
+        new Span<float>(y3, n).Fill(s.Bias == null ? 0f : s.Bias[o3]);
+        for (int c = 0; c < cin; c++)
+        {
+            float* x = s.X + c * plane + (long)(r + ky0 - 1) * width + colLo - 1;
+            float* wc = s.Weights + o0 * ws + c * 9L + ky0 * 3;
+            for (int i = 0; i < n; i += 2 * v)
+            {
+                Vector<float> a0 = Unsafe.ReadUnaligned<Vector<float>>(y0 + i), b0 = Unsafe.ReadUnaligned<Vector<float>>(y0 + i + v);
+                Vector<float> a1 = Unsafe.ReadUnaligned<Vector<float>>(y1 + i), b1 = Unsafe.ReadUnaligned<Vector<float>>(y1 + i + v);
+                Vector<float> a2 = Unsafe.ReadUnaligned<Vector<float>>(y2 + i), b2 = Unsafe.ReadUnaligned<Vector<float>>(y2 + i + v);
+                Vector<float> a3 = Unsafe.ReadUnaligned<Vector<float>>(y3 + i), b3 = Unsafe.ReadUnaligned<Vector<float>>(y3 + i + v);
+                float* xr = x + i, wr = wc;
+                for (int ky = ky0; ky < ky1; ky++, xr += width, wr += 3)
+                {
+                    Tap4x2(xr, wr, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                    Tap4x2(xr + 1, wr + 1, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                    Tap4x2(xr + 2, wr + 2, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                }
+                Unsafe.WriteUnaligned(y0 + i, a0); Unsafe.WriteUnaligned(y0 + i + v, b0);
+                Unsafe.WriteUnaligned(y1 + i, a1); Unsafe.WriteUnaligned(y1 + i + v, b1);
+                Unsafe.WriteUnaligned(y2 + i, a2); Unsafe.WriteUnaligned(y2 + i + v, b2);
+                Unsafe.WriteUnaligned(y3 + i, a3); Unsafe.WriteUnaligned(y3 + i + v, b3);
+            }
+        }
+        if (s.Activation == BbcuActivation.None) return;
+        for (int j = 0; j < nb; j++)
+        {
+            float* yj = y0 + j * plane;
+            float slope = SlopeOf(ref s, o0 + j);
+            for (int i = 0; i < n; i += v)
+                Unsafe.WriteUnaligned(yj + i, Activate(Unsafe.ReadUnaligned<Vector<float>>(yj + i), s.Activation, slope));
+        }
     }
 
     /// <summary>One tap of <see cref="Block4x2"/>: two input vectors times four channels' weights (at 0, <paramref name="ws"/>, <paramref name="w2"/>, <paramref name="w3"/>).</summary>
