@@ -60,6 +60,7 @@ public static partial class BinaryKernels
         ulong* pk = s.Packed;
         byte* kd = s.Kinds;
         float* y = s.Y, res = s.Residual;
+        bool inPlace = res == y;
 
         for (int r = s.RowStart + start; r < s.RowStart + end; r++)
         {
@@ -68,11 +69,12 @@ public static partial class BinaryKernels
             while (col < width)
             {
                 long q = (long)r * width + col;
-                if (!QuadFast(interiorRow, col, width, kd + q - width - 1) && col > 1 && col + 4 > width - 1 && col < width - 1
+                if (!inPlace && !QuadFast(interiorRow, col, width, kd + q - width - 1) && col > 1 && col + 4 > width - 1 && col < width - 1
                     && QuadFast(interiorRow, width - 5, width, kd + (long)r * width + width - 5 - width - 1))
                 {
                     // The last interior columns: a quad ending at width − 2 that overlaps the previous one
-                    // (recomputing some pixels gives the same bits) instead of one pixel at a time.
+                    // (recomputing some pixels gives the same bits) instead of one pixel at a time. Not when
+                    // the output overwrites the residual: the overlapped pixels' residual is gone.
                     col = width - 5;
                     q = (long)r * width + col;
                 }

@@ -127,6 +127,8 @@ public static partial class BinaryKernels
     /// <c>o</c> in lane <c>o mod 4</c> of group <c>o div 4</c>), bit set for negative.</param>
     /// <param name="weightMask">Non-zero bits of the weights in the same layout, or empty when no weight is 0.</param>
     /// <param name="weightCount">Non-zero weights per <c>[Cout][tap]</c>, or empty when no weight is 0.</param>
+    /// <param name="residual">Added last, or empty; it may be <paramref name="y"/> itself (the output then
+    /// replaces the residual in place), but must not partly overlap it.</param>
     public static unsafe void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
         int cin, int cout, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,

@@ -170,4 +170,40 @@ public sealed class KernelTests
             default, default, default, new float[1], nextThresholds: one, nextPacked: packed, nextKinds: new byte[1]));
         Assert.Contains("overlap", e.Message);
     }
+
+    /// <summary>
+    /// The generated code runs a binary conv in place (output buffer = residual buffer) when the residual
+    /// is not read later; that must give exactly the separate-buffer result, including widths whose last
+    /// interior columns are not a whole number of 4-pixel quads.
+    /// </summary>
+    [Theory]
+    [InlineData(64, 64, 19, 6)]
+    [InlineData(64, 8, 23, 5)]
+    [InlineData(64, 64, 7, 7)]
+    [InlineData(130, 64, 9, 7)]
+    [InlineData(3, 5, 6, 4)]
+    public void InPlaceResidualEqualsSeparateBuffers(int cin, int cout, int width, int height)
+    {
+        var rng = new Random(cin + cout + width * height);
+        int plane = width * height, words = (cin + 63) / 64;
+        var x = Enumerable.Range(0, cin * plane).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var w = Enumerable.Range(0, cout * cin * 9).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var (signs, _, _) = PackWeights(w, cin, cout);
+        var packed = new ulong[2 * words * plane];
+        var kinds = new byte[plane];
+        BinaryKernels.SignPack(x, cin, plane, new float[cin], packed, kinds);
+        var alpha = Enumerable.Range(0, cout).Select(_ => (float)rng.NextDouble()).ToArray();
+        var shift = Enumerable.Range(0, cout).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var slopes = Enumerable.Range(0, cout).Select(_ => 0.25f).ToArray();
+        var residual = Enumerable.Range(0, cout * plane).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+
+        var expected = new float[cout * plane];
+        BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, default, default, alpha, shift, slopes, default, residual, expected);
+        foreach (int degree in new[] { 1, 2 })
+        {
+            var inPlace = (float[])residual.Clone();
+            BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, default, default, alpha, shift, slopes, default, inPlace, inPlace, degree: degree);
+            Assert.Equal(expected, inPlace);
+        }
+    }
 }

@@ -291,6 +291,8 @@ internal sealed class ModelEmitter
                 if (b.Bias1 is not null) formula += " + bias1";
                 if (b.Residual is not null) formula += " + residual";
                 doc.Add($"y = {formula}; 3×3, stride 1, zero padding (padded taps count 0); sign(0) = 0.");
+                if (b.Residual is not null && _plan.Offsets.TryGetValue(b.Residual, out int ro) && _plan.Offsets.TryGetValue(b.Output, out int yo) && ro == yo)
+                    doc.Add("In place: y overwrites the residual's buffer (its last use; the conv reads x as packed bits).");
                 if (b.PacksFor is not null)
                     doc.Add($"Each finished row of y is also signed and packed for {MethodName(_program.Layers.IndexOf(b.PacksFor))} (its thresholds), into the other packed buffer.");
                 doc.Add($"Shapes: x {inShape} → y {outShape}" + (b.Residual is null ? "." : $"; residual '{b.Residual.Name}' {outShape}."));

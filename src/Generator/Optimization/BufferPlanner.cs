@@ -34,7 +34,8 @@ internal sealed class BufferPlan
 
 /// <summary>
 /// Stage 4d: assigns workspace slots from value lifetimes. A layer's output never shares memory with
-/// its inputs; a slot is reused as soon as the last reader of its value has run. The model input
+/// its inputs, except a binary conv's output with its residual when that is the residual's last use
+/// (computed in place); a slot is reused as soon as the last reader of its value has run. The model input
 /// and output live in the caller's buffers.
 /// </summary>
 internal static class BufferPlanner
@@ -61,7 +62,16 @@ internal static class BufferPlanner
                 plan.PackedKindsPerPixel = Math.Max(plan.PackedKindsPerPixel, area);
                 plan.PackedBuffers = Math.Max(plan.PackedBuffers, b.PackedBuffer + 1);
             }
-            if (output != program.Output)
+            if (output != program.Output && layer is BinaryConvLayer { Residual: { } residual } && lastUse[residual] == i
+                && slotOf.TryGetValue(residual, out int own) && residual.FloatsPerInputPixel == need)
+            {
+                // In place: the binary conv reads its input as packed bits and each residual element just
+                // before it writes the same element of its output, so the output can take the residual's
+                // slot when nothing reads the residual later (the BBCU body: saves a map and the memory
+                // traffic of writing a fresh one).
+                slotOf[output] = own;
+            }
+            else if (output != program.Output)
             {
                 // Best fit among free slots; else grow the largest free one; else a new slot.
                 int best = -1;
@@ -77,7 +87,7 @@ internal static class BufferPlanner
                 slotOf[output] = best;
             }
             foreach (Value v in layer.Inputs)
-                if (lastUse[v] == i && slotOf.TryGetValue(v, out int s))
+                if (lastUse[v] == i && slotOf.TryGetValue(v, out int s) && !(slotOf.TryGetValue(output, out int o) && o == s))
                     slots[s] = (slots[s].Capacity, true);
         }
 

@@ -22,12 +22,12 @@ namespace TestModels
         /// <summary>The model's name in its description file.</summary>
         public const string ModelName = "dncnn3_bbcu";
 
-        private const int FloatsPerPixel = 34;
+        private const int FloatsPerPixel = 19;
         private const int WordsPerPixel = 4;
         private const int KindsPerPixel = 2;
         private const int MaxFloats = 16;
-        private const int LayerFloatsPerPixel = 32;
-        private const int TileOffset = 32;
+        private const int LayerFloatsPerPixel = 17;
+        private const int TileOffset = 17;
         /// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>
         public const int Halo = 4;
 
@@ -112,7 +112,7 @@ namespace TestModels
             Span<ulong> packed1 = workspace.Bits.Slice(2 * plane, 2 * plane);
             Span<byte> kinds1 = workspace.Kinds.Slice(1 * plane, 1 * plane);
             Span<float> v0 = floats.Slice(0 * plane, 16 * plane); // 'h0'
-            Span<float> v1 = floats.Slice(16 * plane, 16 * plane); // 'h1'
+            Span<float> v1 = floats.Slice(0 * plane, 16 * plane); // 'h1'
             Span<float> v2 = floats.Slice(0 * plane, 16 * plane); // 'h2'
             Span<float> v3 = floats.Slice(16 * plane, 1 * plane); // 'noise/s'
             Layer00(input, v0, width, height, degree);
@@ -129,8 +129,8 @@ namespace TestModels
         /// </summary>
         public static class Cost
         {
-            /// <summary>at 320×180: OPs 0.02 G (head 0.01, body 0.00, upsampling 0.00, tail 0.01), Params 0.5 K (head 0.2, body 0.2, upsampling 0.0, tail 0.1), packed binary weights 2304 B, workspace 9792000 B.</summary>
-            public const string Summary = "at 320\u00D7180: OPs 0.02 G (head 0.01, body 0.00, upsampling 0.00, tail 0.01), Params 0.5 K (head 0.2, body 0.2, upsampling 0.0, tail 0.1), packed binary weights 2304 B, workspace 9792000 B";
+            /// <summary>at 320×180: OPs 0.02 G (head 0.01, body 0.00, upsampling 0.00, tail 0.01), Params 0.5 K (head 0.2, body 0.2, upsampling 0.0, tail 0.1), packed binary weights 2304 B, workspace 6336000 B.</summary>
+            public const string Summary = "at 320\u00D7180: OPs 0.02 G (head 0.01, body 0.00, upsampling 0.00, tail 0.01), Params 0.5 K (head 0.2, body 0.2, upsampling 0.0, tail 0.1), packed binary weights 2304 B, workspace 6336000 B";
             public const int ReferenceWidth = 320, ReferenceHeight = 180;
             public const double HeadOps = 8294400, HeadParams = 160;
             public const double BodyOps = 4147200, BodyParams = 176;
@@ -144,7 +144,7 @@ namespace TestModels
             /// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>
             public const long PackedWeightBytes = 2304;
             /// <summary>Workspace bytes for a 320×180 input (see WorkspaceBytes for other sizes).</summary>
-            public const long ReferenceWorkspaceBytes = 9792000;
+            public const long ReferenceWorkspaceBytes = 6336000;
         }
 
         /// <summary>
@@ -193,6 +193,7 @@ namespace TestModels
         /// <summary>
         /// Layer 1: binary_conv2d 'model.2' → 'h1'.
         /// y = PReLU(α ⊙ (sign(x − t) ⊛ sign(W)) + shift) + bias1 + residual; 3×3, stride 1, zero padding (padded taps count 0); sign(0) = 0.
+        /// In place: y overwrites the residual's buffer (its last use; the conv reads x as packed bits).
         /// Each finished row of y is also signed and packed for Layer02 (its thresholds), into the other packed buffer.
         /// Shapes: x [16, H, W] → y [16, H, W]; residual 'h0' [16, H, W].
         /// OPs: 2,304 binary MACs per pixel (36 in the paper's OPs_f/64 accounting).
@@ -286,6 +287,7 @@ namespace TestModels
         /// <summary>
         /// Layer 2: binary_conv2d 'model.3' → 'h2'.
         /// y = PReLU(α ⊙ (sign(x − t) ⊛ sign(W)) + shift) + bias1 + residual; 3×3, stride 1, zero padding (padded taps count 0); sign(0) = 0.
+        /// In place: y overwrites the residual's buffer (its last use; the conv reads x as packed bits).
         /// Shapes: x [16, H, W] → y [16, H, W]; residual 'h1' [16, H, W].
         /// OPs: 2,304 binary MACs per pixel (36 in the paper's OPs_f/64 accounting).
         /// Params: 2,304 binary weights (72 as Params_f/32) + 80 floats.

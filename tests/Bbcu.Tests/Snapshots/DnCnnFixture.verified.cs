@@ -22,12 +22,12 @@ namespace TestModels
         /// <summary>The model's name in its description file.</summary>
         public const string ModelName = "dncnn_bbcu";
 
-        private const int FloatsPerPixel = 18;
+        private const int FloatsPerPixel = 11;
         private const int WordsPerPixel = 2;
         private const int KindsPerPixel = 1;
         private const int MaxFloats = 8;
-        private const int LayerFloatsPerPixel = 16;
-        private const int TileOffset = 16;
+        private const int LayerFloatsPerPixel = 9;
+        private const int TileOffset = 9;
         /// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>
         public const int Halo = 3;
 
@@ -110,8 +110,8 @@ namespace TestModels
             Span<ulong> packed0 = workspace.Bits.Slice(0, 2 * plane);
             Span<byte> kinds0 = workspace.Kinds.Slice(0, 1 * plane);
             Span<float> v0 = floats.Slice(0 * plane, 8 * plane); // 'h0'
-            Span<float> v1 = floats.Slice(8 * plane, 8 * plane); // 'h1'
-            Span<float> v2 = floats.Slice(0 * plane, 1 * plane); // 'noise/s'
+            Span<float> v1 = floats.Slice(0 * plane, 8 * plane); // 'h1'
+            Span<float> v2 = floats.Slice(8 * plane, 1 * plane); // 'noise/s'
             Layer00(input, v0, width, height, degree);
             Layer01(v0, v0, v1, packed0, kinds0, width, height, degree);
             Layer02(v1, v2, width, height, degree);
@@ -125,8 +125,8 @@ namespace TestModels
         /// </summary>
         public static class Cost
         {
-            /// <summary>at 320×180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.2 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 5126400 B.</summary>
-            public const string Summary = "at 320\u00D7180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.2 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 5126400 B";
+            /// <summary>at 320×180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.2 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 3513600 B.</summary>
+            public const string Summary = "at 320\u00D7180: OPs 0.01 G (head 0.00, body 0.00, upsampling 0.00, tail 0.00), Params 0.2 K (head 0.1, body 0.0, upsampling 0.0, tail 0.1), packed binary weights 576 B, workspace 3513600 B";
             public const int ReferenceWidth = 320, ReferenceHeight = 180;
             public const double HeadOps = 4147200, HeadParams = 72;
             public const double BodyOps = 518400, BodyParams = 18;
@@ -140,7 +140,7 @@ namespace TestModels
             /// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>
             public const long PackedWeightBytes = 576;
             /// <summary>Workspace bytes for a 320×180 input (see WorkspaceBytes for other sizes).</summary>
-            public const long ReferenceWorkspaceBytes = 5126400;
+            public const long ReferenceWorkspaceBytes = 3513600;
         }
 
         /// <summary>
@@ -173,6 +173,7 @@ namespace TestModels
         /// <summary>
         /// Layer 1: binary_conv2d 'model.2' → 'h1'.
         /// y = PReLU(α ⊙ (sign(x − t) ⊛ sign(W)) + shift) + bias1 + residual; 3×3, stride 1, zero padding (padded taps count 0); sign(0) = 0.
+        /// In place: y overwrites the residual's buffer (its last use; the conv reads x as packed bits).
         /// Shapes: x [8, H, W] → y [8, H, W]; residual 'h0' [8, H, W].
         /// OPs: 576 binary MACs per pixel (9 in the paper's OPs_f/64 accounting).
         /// Params: 576 binary weights (18 as Params_f/32) + 40 floats.
