@@ -34,8 +34,25 @@ internal static class ModelCompiler
             diagnostics.Add(BbcuDiagnostics.InternalError, request.AttributeLocation, request.FullName, $"{e.GetType().Name}: {e.Message}");
             source = "";
         }
-        var all = request.Diagnostics.Concat(diagnostics.Items);
-        return new CompiledModel(request.HintName, diagnostics.HasErrors ? "" : source, new EquatableArray<DiagnosticInfo>(all.ToArray()));
+        var all = request.Diagnostics.Concat(diagnostics.Items).ToArray();
+        bool failed = diagnostics.HasErrors || source.Length == 0;
+        // A model that fails still gets its class's members (throwing) when the class itself is sound,
+        // so that the BBCU errors are the only errors of the build.
+        if (failed)
+            source = request.Diagnostics.Any(d => d.Id == BbcuDiagnostics.ClassShape.Id) ? "" : SafeFallback(request);
+        return new CompiledModel(request.HintName, source, new EquatableArray<DiagnosticInfo>(all));
+    }
+
+    private static string SafeFallback(ModelRequest request)
+    {
+        try
+        {
+            return ModelEmitter.EmitFallback(request);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return "";
+        }
     }
 
     private static string? CompileCore(ModelRequest request, ImmutableArray<AdditionalText> files, DiagnosticBag diagnostics)

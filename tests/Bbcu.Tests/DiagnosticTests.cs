@@ -122,22 +122,65 @@ public sealed class DiagnosticTests
 
     private static byte[] Raw(string header, int dataBytes) => Raw(Encoding.UTF8.GetBytes(header), new byte[dataBytes]);
 
+    /// <summary>
+    /// A model that does not compile still gets its class's members (throwing stand-ins), so code that uses
+    /// them reports the BBCU errors and nothing else (no CS0117 per use).
+    /// </summary>
+    [Fact]
+    public void CodeUsingABrokenModelReportsOnlyTheBbcuErrors()
+    {
+        const string source = """
+            using System;
+            using Bbcu;
+            namespace TestModels;
+            [BbcuModel("model.json", "model.safetensors")]
+            public static partial class Model { }
+            public static class User
+            {
+                public static string Use(float[] x, float[] y)
+                {
+                    var ws = Model.CreateWorkspace(4, 4);
+                    Model.Run(x, 4, 4, y);
+                    Model.Run(x, 4, 4, y, ws);
+                    return $"{Model.InputChannels}{Model.OutputChannels}{Model.Scale}{Model.LayerCount}{Model.Halo}{Model.ModelName}"
+                        + $"{Model.WorkspaceBytes(4, 4)}{Model.Cost.Summary}{Model.Cost.TotalOps}{Model.Cost.BinaryMacs}";
+                }
+            }
+            """;
+        var r = Run("{ \"format\": ", new byte[3], source);
+        Assert.Contains("BBCU010", r.Ids);
+        Assert.DoesNotContain(r.CompilationDiagnostics, d => d.Severity >= DiagnosticSeverity.Warning);
+        var e = Assert.Throws<System.Reflection.TargetInvocationException>(() =>
+            r.LoadModel().GetMethod("CreateWorkspace")!.Invoke(null, new object[] { 4, 4 }));
+        Assert.IsType<InvalidOperationException>(e.InnerException);
+        Assert.Contains("did not compile", e.InnerException!.Message);
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // Running the generator and checking diagnostics.
     // ------------------------------------------------------------------------------------------------------------
 
     private static GeneratorResult Run(string json, byte[] weights, string? source = null) => Check(GeneratorHarness.RunModel(json, weights, source));
 
-    /// <summary>Invariants of every run: the generator never throws; on an error it generates no source; messages are fully formatted.</summary>
+    /// <summary>
+    /// Invariants of every run: the generator never throws; on an error it generates only the stand-in
+    /// class (nothing when the class itself is wrong, BBCU004), which compiles cleanly and leaves no
+    /// member of the class missing (CS0117); messages are fully formatted.
+    /// </summary>
     private static GeneratorResult Check(GeneratorResult r)
     {
         GeneratorRunResult run = Assert.Single(r.RunResult.Results);
         Assert.Null(run.Exception);
         bool hasError = r.GeneratorDiagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
-        if (hasError)
+        if (hasError && r.Ids.Contains("BBCU004"))
             Assert.Empty(run.GeneratedSources);
+        else if (hasError)
+            Assert.Contains("did not compile", Assert.Single(run.GeneratedSources).SourceText.ToString());
         else
             Assert.Single(run.GeneratedSources);
+        if (hasError && !r.Ids.Contains("BBCU004"))
+            Assert.DoesNotContain(r.CompilationDiagnostics, d => d.Severity == DiagnosticSeverity.Error
+                && (d.Id == "CS0117" || d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal) == true));
         foreach (Diagnostic d in r.GeneratorDiagnostics)
         {
             Assert.StartsWith("BBCU", d.Id);
