@@ -116,7 +116,7 @@ internal sealed class ModelEmitter
         Line($"private const int KindsPerPixel = {_plan.KindsPerPixel};");
         Line($"private const int MaxFloats = {_plan.MaxFloats};");
         Line($"private const int LayerFloatsPerPixel = {_plan.TileOffset};");
-        Line($"private const int TileOffset = {_plan.TileOffset};");
+        Line("private const int TileOffset = LayerFloatsPerPixel; // a tile's input and output follow the layers' buffers");
         Line("/// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>");
         Line($"public const int Halo = {_plan.Halo};");
         Line();

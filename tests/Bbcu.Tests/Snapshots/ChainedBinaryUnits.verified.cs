@@ -27,7 +27,7 @@ namespace TestModels
         private const int KindsPerPixel = 2;
         private const int MaxFloats = 16;
         private const int LayerFloatsPerPixel = 17;
-        private const int TileOffset = 17;
+        private const int TileOffset = LayerFloatsPerPixel; // a tile's input and output follow the layers' buffers
         /// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>
         public const int Halo = 4;
 

@@ -27,7 +27,7 @@ namespace TestModels
         private const int KindsPerPixel = 1;
         private const int MaxFloats = 8;
         private const int LayerFloatsPerPixel = 9;
-        private const int TileOffset = 9;
+        private const int TileOffset = LayerFloatsPerPixel; // a tile's input and output follow the layers' buffers
         /// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>
         public const int Halo = 3;
 
