@@ -7,8 +7,9 @@ namespace Bbcu;
 
 /// <summary>
 /// Splits a kernel's work into contiguous chunks run on a small pool of worker threads, without
-/// allocating per call (generated code and kernels only). Chunks never change a result: every kernel
-/// that uses it computes each output element independently of the split.
+/// allocating per call (generated code and kernels only). Threads take chunks (four per thread) from a
+/// shared counter, so a core that is slower at the moment does less. Chunks never change a result:
+/// every kernel that uses it computes each output element independently of the split.
 /// </summary>
 /// <remarks>
 /// The pool has <c>ProcessorCount − 1</c> background threads, created on first use. One call uses it at
@@ -22,7 +23,18 @@ public static unsafe class BbcuParallel
     private static Worker[]? _workers;
     private static int _busy;
 
-    /// <summary>Runs <c>body(state, start, end)</c> over <c>[0, count)</c> in up to <paramref name="degree"/> chunks.</summary>
+    /// <summary>Chunks per thread: threads take chunks from a shared counter, so a thread that runs slower (a busy core) takes fewer.</summary>
+    private const int ChunksPerThread = 4;
+
+    /// <summary>One parallel call: the body, its state and the next chunk to take (on the caller's stack).</summary>
+    private struct Job
+    {
+        public delegate*<void*, int, int, void> Body;
+        public void* State;
+        public int Count, Chunks, Next;
+    }
+
+    /// <summary>Runs <c>body(state, start, end)</c> over <c>[0, count)</c> in chunks on up to <paramref name="degree"/> threads.</summary>
     public static void For(int degree, int count, delegate*<void*, int, int, void> body, void* state)
     {
         if (degree <= 1 || count <= 1 || Environment.ProcessorCount <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
@@ -33,12 +45,21 @@ public static unsafe class BbcuParallel
         try
         {
             Worker[] workers = _workers ?? CreateWorkers();
-            int chunks = Math.Min(Math.Min(degree, workers.Length + 1), count);
-            for (int i = 1; i < chunks; i++)
-                workers[i - 1].Start(body, state, (int)((long)count * i / chunks), (int)((long)count * (i + 1) / chunks));
-            body(state, 0, count / chunks);
+            int threads = Math.Min(Math.Min(degree, workers.Length + 1), count);
+            var job = new Job { Body = body, State = state, Count = count, Chunks = Math.Min(count, threads * ChunksPerThread) };
+            for (int i = 1; i < threads; i++)
+                workers[i - 1].Start(&job);
             Exception? error = null;
-            for (int i = 1; i < chunks; i++)
+            try
+            {
+                RunChunks(&job);
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+            // Every worker must be done with the job (and the caller's state) before this frame returns.
+            for (int i = 1; i < threads; i++)
                 error ??= workers[i - 1].Wait();
             if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
         }
@@ -46,6 +67,13 @@ public static unsafe class BbcuParallel
         {
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    private static void RunChunks(Job* job)
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref job->Next) - 1) < job->Chunks)
+            job->Body(job->State, (int)((long)job->Count * i / job->Chunks), (int)((long)job->Count * (i + 1) / job->Chunks));
     }
 
     /// <summary>The number of threads a call can use at most.</summary>
@@ -81,9 +109,8 @@ public static unsafe class BbcuParallel
         // the first wait that blocks, which would be an allocation in some later call.
         private readonly AutoResetEvent _go = new(false);
         private readonly AutoResetEvent _finished = new(false);
-        private delegate*<void*, int, int, void> _body;
-        private void* _state;
-        private int _start, _end, _done;
+        private Job* _job;
+        private int _done;
         private Exception? _error;
 
         public Worker(int index)
@@ -92,17 +119,17 @@ public static unsafe class BbcuParallel
             thread.Start();
         }
 
-        public void Start(delegate*<void*, int, int, void> body, void* state, int start, int end)
+        public void Start(Job* job)
         {
-            _body = body; _state = state; _start = start; _end = end; _error = null;
+            _job = job; _error = null;
             Volatile.Write(ref _done, 0);
             _go.Set();
         }
 
         public Exception? Wait()
         {
-            // Chunks are sized to finish together, so a short spin usually sees the flag; a stale signal
-            // left by an earlier spin-completed call only costs one more turn of the loop.
+            // Chunks are shared out to the end, so a short spin usually sees the flag; a stale signal left
+            // by an earlier spin-completed call only costs one more turn of the loop.
             for (int spin = 0; spin < 2000 && Volatile.Read(ref _done) == 0; spin++) Thread.SpinWait(8);
             while (Volatile.Read(ref _done) == 0) _finished.WaitOne();
             return _error;
@@ -115,7 +142,7 @@ public static unsafe class BbcuParallel
                 _go.WaitOne();
                 try
                 {
-                    _body(_state, _start, _end);
+                    RunChunks(_job);
                 }
                 catch (Exception e)
                 {
