@@ -76,9 +76,6 @@ public static unsafe class BbcuParallel
             job->Body(job->State, (int)((long)job->Count * i / job->Chunks), (int)((long)job->Count * (i + 1) / job->Chunks));
     }
 
-    /// <summary>The number of threads a call can use at most.</summary>
-    public static int MaxDegree => Environment.ProcessorCount;
-
     /// <summary>
     /// Starts the worker threads now rather than on the first parallel call, so that every call after
     /// it allocates nothing even when the first one found the pool busy and ran alone. A workspace

@@ -68,17 +68,17 @@ public static partial class BinaryKernels
             int col = 0;
             while (col < width)
             {
-                long q = (long)r * width + col;
-                if (!inPlace && !QuadFast(interiorRow, col, width, kd + q - width - 1) && col > 1 && col + 4 > width - 1 && col < width - 1
-                    && QuadFast(interiorRow, width - 5, width, kd + (long)r * width + width - 5 - width - 1))
+                bool fast = QuadFast(kd, interiorRow, r, col, width);
+                if (!fast && !inPlace && col > 1 && col + 4 > width - 1 && col < width - 1 && QuadFast(kd, interiorRow, r, width - 5, width))
                 {
                     // The last interior columns: a quad ending at width − 2 that overlaps the previous one
                     // (recomputing some pixels gives the same bits) instead of one pixel at a time. Not when
                     // the output overwrites the residual: the overlapped pixels' residual is gone.
                     col = width - 5;
-                    q = (long)r * width + col;
+                    fast = true;
                 }
-                if (!QuadFast(interiorRow, col, width, kd + q - width - 1))
+                long q = (long)r * width + col;
+                if (!fast)
                 {
                     PixelScalar(ref s, r, col, acc, gathered, weightPop);
                     col++;
@@ -90,7 +90,7 @@ public static partial class BinaryKernels
                 // touches 2·Cout planes at once; planes of W·H floats are often a multiple of 1 KiB
                 // apart, so those lines also fight over a few L1 sets.)
                 int quads = 1;
-                while (quads < RunQuads && QuadFast(interiorRow, col + 4 * quads, width, kd + q + 4 * quads - width - 1)) quads++;
+                while (quads < RunQuads && QuadFast(kd, interiorRow, r, col + 4 * quads, width)) quads++;
                 ulong* t = pk + q - width - 1, m = t + width, b = m + width;
                 byte* w = (byte*)s.Weights;
                 for (int g = 0; g < groups; g++, w += 9 * 32)
@@ -126,10 +126,10 @@ public static partial class BinaryKernels
     /// </summary>
     private const int RunQuads = 256;
 
-    /// <summary>Whether the four pixels from <paramref name="col"/> are interior and all their taps ±1 (<paramref name="k"/>: flag of the top-left tap).</summary>
+    /// <summary>Whether the four pixels of row <paramref name="r"/> from <paramref name="col"/> are interior and all their taps ±1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe bool QuadFast(bool interiorRow, int col, int width, byte* k) =>
-        interiorRow && col > 0 && col + 4 <= width - 1 && QuadDense(k, width);
+    private static unsafe bool QuadFast(byte* kinds, bool interiorRow, int r, int col, int width) =>
+        interiorRow && col > 0 && col + 4 <= width - 1 && QuadDense(kinds + (long)(r - 1) * width + col - 1, width);
 
     private static unsafe Vector256<float> Pair(float* values, int o0, int o1, int cout) =>
         Vector256.Create(Vector128.Create(o0 < cout ? values[o0] : 0f), Vector128.Create(o1 < cout ? values[o1] : 0f));
@@ -192,7 +192,7 @@ public static partial class BinaryKernels
         long plane = (long)width * height;
         int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
         int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
-        bool fast = s.Mask == null && weightPop != null;
+        bool fast = s.Mask == null;
         for (int ky = 0; ky < 3 && fast; ky++)
             for (int kx = 0; kx < 3 && fast; kx++)
             {

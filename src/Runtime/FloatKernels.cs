@@ -60,13 +60,14 @@ public static class FloatKernels
 
     /// <summary>
     /// Rows <c>[start, end)</c> of every output channel. Interior columns (every tap inside the row) are
-    /// computed in registers, four output channels × two vectors of pixels at a time (each input vector
-    /// loaded once for four channels, each weight broadcast once for two vectors) or one channel × four
-    /// vectors for the last channels; the last block of a row overlaps the one before it instead of
-    /// leaving a remainder. Border columns take four channels per pixel. Every output element is summed
-    /// in the same order on every path — bias, then channel, kernel row, kernel column, skipping taps
-    /// outside the image; a multiply then an add, never fused — and activated once, so neither the
-    /// split, the blocking nor the ISA changes a bit.
+    /// computed four output channels × two vectors of pixels at a time (each input vector loaded once for
+    /// four channels, each weight broadcast once for two vectors): for 3×3 kernels a row at a time in
+    /// passes over the input channels (<see cref="RowPass4x2"/>), otherwise block by block in registers
+    /// (<see cref="Block4x2"/>); one channel × four vectors for a last single channel. A row's last block
+    /// overlaps the one before it instead of leaving a remainder. Border columns take four channels per
+    /// pixel. Every output element is summed in the same order on every path — bias, then channel,
+    /// kernel row, kernel column, skipping taps outside the image; a multiply then an add, never fused —
+    /// and activated once, so neither the split, the blocking nor the ISA changes a bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ConvRows(void* state, int start, int end)
@@ -162,29 +163,12 @@ public static class FloatKernels
         Vector<float> b0 = a0, b1 = a1, b2 = a2, b3 = a3;
         float* x = s.X + (long)(r + ky0 - pad) * width + col - pad;
         float* wc = s.Weights + o0 * ws + ky0 * k;
-        if (k == 3)
+        for (int c = 0; c < cin; c++, x += plane, wc += kk)
         {
-            // The common kernel with its three taps unrolled and pointers stepped, not recomputed.
-            for (int c = 0; c < cin; c++, x += plane, wc += kk)
-            {
-                float* xr = x, wr = wc;
-                for (int ky = ky0; ky < ky1; ky++, xr += width, wr += 3)
-                {
-                    Tap4x2(xr, wr, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
-                    Tap4x2(xr + 1, wr + 1, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
-                    Tap4x2(xr + 2, wr + 2, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
-                }
-            }
-        }
-        else
-        {
-            for (int c = 0; c < cin; c++, x += plane, wc += kk)
-            {
-                float* xr = x, wr = wc;
-                for (int ky = ky0; ky < ky1; ky++, xr += width, wr += k)
-                    for (int kx = 0; kx < k; kx++)
-                        Tap4x2(xr + kx, wr + kx, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
-            }
+            float* xr = x, wr = wc;
+            for (int ky = ky0; ky < ky1; ky++, xr += width, wr += k)
+                for (int kx = 0; kx < k; kx++)
+                    Tap4x2(xr + kx, wr + kx, ws, w2, w3, v, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
         }
         float* y = s.Y + o0 * plane + (long)r * width + col;
         Put(ref s, y, o0, a0); Put(ref s, y + v, o0, b0);
@@ -350,24 +334,6 @@ public static class FloatKernels
         if (nb > 1) y[plane] = Activate(a1, s.Activation, SlopeOf(ref s, o0 + 1));
         if (nb > 2) y[2 * plane] = Activate(a2, s.Activation, SlopeOf(ref s, o0 + 2));
         if (nb > 3) y[3 * plane] = Activate(a3, s.Activation, SlopeOf(ref s, o0 + 3));
-    }
-
-    /// <summary>Applies an activation in place to one channel plane.</summary>
-    public static void Activate(Span<float> plane, BbcuActivation activation, float slope)
-    {
-        switch (activation)
-        {
-            case BbcuActivation.None:
-                return;
-            case BbcuActivation.Relu:
-                for (int i = 0; i < plane.Length; i++)
-                    plane[i] = plane[i] > 0f ? plane[i] : (float.IsNaN(plane[i]) ? plane[i] : 0f);
-                return;
-            default:
-                for (int i = 0; i < plane.Length; i++)
-                    plane[i] = plane[i] > 0f ? plane[i] : slope * plane[i];
-                return;
-        }
     }
 
     /// <summary><c>y = a + b</c> elementwise.</summary>

@@ -37,6 +37,15 @@ public sealed class KernelTests
         return (signs, mask, counts);
     }
 
+    /// <summary>Signs and packs a CHW map against thresholds <paramref name="t"/> (the kernel's input layout).</summary>
+    private static (ulong[] Packed, byte[] Kinds) SignPacked(float[] x, int cin, int plane, float[] t)
+    {
+        var packed = new ulong[2 * ((cin + 63) / 64) * plane];
+        var kinds = new byte[plane];
+        BinaryKernels.SignPack(x, cin, plane, t, packed, kinds);
+        return (packed, kinds);
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void BinaryConvMatchesTheReference(int cin, int cout, int width, int height, bool zeroWeights)
@@ -68,10 +77,7 @@ public sealed class KernelTests
 
         var (signs, mask, counts) = PackWeights(w, cin, cout);
         bool anyZero = w.Any(v => v == 0);
-        int words = (cin + 63) / 64;
-        var packed = new ulong[2 * words * plane];
-        var kinds = new byte[plane];
-        BinaryKernels.SignPack(x, cin, plane, t, packed, kinds);
+        var (packed, kinds) = SignPacked(x, cin, plane, t);
         var ones = Enumerable.Repeat(1f, cout).ToArray();
         var zeros = new float[cout];
         var y = new float[cout * plane];
@@ -122,16 +128,14 @@ public sealed class KernelTests
     public void FusedPackOfTheNextLayerEqualsASeparateSignPack(int cin, int cout, int width, int height)
     {
         var rng = new Random(cin * 7 + cout * 3 + width);
-        int plane = width * height, words = (cin + 63) / 64, nextWords = (cout + 63) / 64;
+        int plane = width * height, nextWords = (cout + 63) / 64;
         var x = Enumerable.Range(0, cin * plane).Select(_ => (float)(rng.Next(-3, 4) * 0.5)).ToArray();
         var t = Enumerable.Range(0, cin).Select(_ => (float)(rng.Next(-2, 3) * 0.5)).ToArray();
         var w = Enumerable.Range(0, cout * cin * 9).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var next = Enumerable.Range(0, cout).Select(_ => (float)rng.Next(-3, 4)).ToArray();
         var residual = Enumerable.Range(0, cout * plane).Select(_ => (float)rng.Next(-2, 3)).ToArray();
         var (signs, _, _) = PackWeights(w, cin, cout);
-        var packed = new ulong[2 * words * plane];
-        var kinds = new byte[plane];
-        BinaryKernels.SignPack(x, cin, plane, t, packed, kinds);
+        var (packed, kinds) = SignPacked(x, cin, plane, t);
         var ones = Enumerable.Repeat(1f, cout).ToArray();
         var zeros = new float[cout];
 
@@ -185,13 +189,11 @@ public sealed class KernelTests
     public void InPlaceResidualEqualsSeparateBuffers(int cin, int cout, int width, int height)
     {
         var rng = new Random(cin + cout + width * height);
-        int plane = width * height, words = (cin + 63) / 64;
+        int plane = width * height;
         var x = Enumerable.Range(0, cin * plane).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var w = Enumerable.Range(0, cout * cin * 9).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var (signs, _, _) = PackWeights(w, cin, cout);
-        var packed = new ulong[2 * words * plane];
-        var kinds = new byte[plane];
-        BinaryKernels.SignPack(x, cin, plane, new float[cin], packed, kinds);
+        var (packed, kinds) = SignPacked(x, cin, plane, new float[cin]);
         var alpha = Enumerable.Range(0, cout).Select(_ => (float)rng.NextDouble()).ToArray();
         var shift = Enumerable.Range(0, cout).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var slopes = Enumerable.Range(0, cout).Select(_ => 0.25f).ToArray();

@@ -35,11 +35,4 @@ internal static class SignPackFuser
         }
     }
 
-    /// <summary>Whether any layer packs for another, so the workspace needs a second packed buffer.</summary>
-    public static bool AnyFused(LayerProgram p)
-    {
-        foreach (Layer layer in p.Layers)
-            if (layer is BinaryConvLayer { PacksFor: not null }) return true;
-        return false;
-    }
 }
