@@ -69,7 +69,7 @@ HELD_OUT = "astronaut"
 # --------------------------------------------------------------------------
 
 def load_skimage(name):
-    """name or name[i] (tuple-returning loaders) -> float32 HxWx3 array in [0, 1]."""
+    """name or name[i] (tuple-returning loaders) -> uint8 HxWx3 array."""
     import skimage.data
     idx = None
     if name.endswith("]"):
@@ -81,7 +81,13 @@ def load_skimage(name):
     img = np.asarray(img)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError("%s: expected an HxWx3 uint8 image, got %s %s" % (name, img.shape, img.dtype))
-    return img.astype(np.float32) / 255.0
+    return img
+
+
+def load_for_task(name, task):
+    """uint8 HxWxC training/evaluation image for a task (grey for a one-channel network)."""
+    img = load_skimage(name)
+    return to_grey_u8(img)[..., None] if task.channels == 1 else img
 
 
 def augment(patch, mode):
@@ -91,18 +97,96 @@ def augment(patch, mode):
     return np.rot90(patch, mode & 3)
 
 
-def make_batch(images, weights, seed, it, batch, patch, sigma):
-    """Deterministic batch number it -> (noisy, clean) NCHW float32 tensors."""
+def to_grey_u8(rgb_u8):
+    """BT.601 luma of an HxWx3 uint8 image, rounded half away from zero (samples/Shared mirrors it)."""
+    y = rgb_u8[..., 0] * 0.299 + rgb_u8[..., 1] * 0.587 + rgb_u8[..., 2] * 0.114
+    return np.floor(y + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def jpeg_u8(img_u8, quality):
+    """Encode and decode an HxW (grey) or HxWx3 uint8 array as JPEG with Pillow (libjpeg) at quality."""
+    import io
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(img_u8).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("L" if img_u8.ndim == 2 else "RGB"))
+
+
+def _cubic(x):
+    ax = np.abs(x)
+    ax2, ax3 = ax * ax, ax * ax * ax
+    return ((1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1.0)
+            + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1.0) & (ax <= 2.0)))
+
+
+def resize_matrix(in_len, out_len):
+    """out_len x in_len weights of MATLAB's imresize(..., 'bicubic') along one axis (antialiased when
+    shrinking, symmetric edge padding), in double precision; samples/Shared/Bicubic.cs mirrors it."""
+    scale = out_len / in_len
+    kw = 4.0 / scale if scale < 1.0 else 4.0
+    u = np.arange(1, out_len + 1, dtype=np.float64) / scale + 0.5 * (1.0 - 1.0 / scale)
+    left = np.floor(u - kw / 2.0)
+    taps = int(math.ceil(kw)) + 2
+    idx = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]  # 1-based source indices
+    dist = u[:, None] - idx
+    w = scale * _cubic(dist * scale) if scale < 1.0 else _cubic(dist)
+    w = w / w.sum(axis=1, keepdims=True)
+    i = idx.astype(np.int64) - 1
+    i = np.where(i < 0, -i - 1, i)
+    i = np.where(i >= in_len, 2 * in_len - i - 1, i)
+    m = np.zeros((out_len, in_len), np.float64)
+    np.add.at(m, (np.repeat(np.arange(out_len), taps), i.ravel()), w.ravel())
+    return m
+
+
+def imresize_u8(img_u8, out_h, out_w):
+    """MATLAB-style bicubic resize of an HxW or HxWxC uint8 image to out_h x out_w, rounded to uint8."""
+    mh, mw = resize_matrix(img_u8.shape[0], out_h), resize_matrix(img_u8.shape[1], out_w)
+    x = img_u8.astype(np.float64)
+    if x.ndim == 2:
+        y = mh @ x @ mw.T
+    else:
+        y = np.stack([mh @ x[:, :, c] @ mw.T for c in range(x.shape[2])], axis=2)
+    return np.floor(y + 0.5).clip(0, 255).astype(np.uint8)
+
+
+class Task:
+    """A degradation: what the network sees (input) for a clean patch (target)."""
+
+    def __init__(self, name, channels, scale, sigma=0.0, quality=0):
+        self.name, self.channels, self.scale, self.sigma, self.quality = name, channels, scale, sigma, quality
+
+    def describe(self):
+        if self.name == "denoise":
+            return "Gaussian noise sigma %g" % self.sigma
+        if self.name == "deblock":
+            return "JPEG quality %d (Pillow), grey" % self.quality
+        return "bicubic x%d downscale (MATLAB imresize, antialiased)" % self.scale
+
+
+def make_batch(images, weights, seed, it, batch, patch, task):
+    """Deterministic batch number it -> (input, clean) NCHW float32 tensors. patch is the size of the
+    network's input patch (the low-resolution one for super-resolution)."""
     rng = np.random.default_rng([seed, it])
-    clean = np.empty((batch, patch, patch, 3), np.float32)
+    hp = patch * task.scale
+    clean = np.empty((batch, hp, hp, task.channels), np.uint8)
     for b in range(batch):
         img = images[rng.choice(len(images), p=weights)]
-        y = rng.integers(0, img.shape[0] - patch + 1)
-        x = rng.integers(0, img.shape[1] - patch + 1)
-        clean[b] = augment(img[y:y + patch, x:x + patch], int(rng.integers(0, 8)))
-    clean = torch.from_numpy(clean).permute(0, 3, 1, 2).contiguous()
-    noise = rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(sigma / 255.0)
-    return clean + torch.from_numpy(noise), clean  # no clipping (authors' recipe)
+        y = rng.integers(0, img.shape[0] - hp + 1)
+        x = rng.integers(0, img.shape[1] - hp + 1)
+        crop = augment(img[y:y + hp, x:x + hp], int(rng.integers(0, 8)))
+        clean[b] = crop.reshape(hp, hp, -1)
+    clean_f = torch.from_numpy(clean.astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
+    if task.name == "denoise":
+        noise = rng.standard_normal(clean_f.shape, dtype=np.float32) * np.float32(task.sigma / 255.0)
+        return clean_f + torch.from_numpy(noise), clean_f  # no clipping (authors' recipe)
+    if task.name == "deblock":
+        deg = np.stack([jpeg_u8(np.ascontiguousarray(c[..., 0]), task.quality) for c in clean])[..., None]
+    else:
+        deg = np.stack([imresize_u8(np.ascontiguousarray(c), patch, patch) for c in clean])
+    deg_f = torch.from_numpy(deg.astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
+    return deg_f, clean_f
 
 
 # --------------------------------------------------------------------------
@@ -158,28 +242,73 @@ def ssim_u8(a, b):
     return float(structural_similarity(a, b, channel_axis=0, data_range=255))
 
 
-def evaluate(model, sigma, seed, threads):
-    """Metrics on the held-out photo: noisy input and clamped model output vs clean."""
-    clean_u8 = (load_skimage(HELD_OUT) * 255.0 + 0.5).astype(np.uint8).transpose(2, 0, 1)
-    clean = clean_u8.astype(np.float32) / 255.0
-    noisy = add_eval_noise(clean, sigma, seed)
+def luma_y(chw_u8):
+    """ITU-R BT.601 Y of an RGB CHW uint8 image on the 16..235 scale, unrounded (MATLAB rgb2ycbcr,
+    BasicSR's test_y_channel)."""
+    x = chw_u8.astype(np.float64)
+    return (65.481 * x[0] + 128.553 * x[1] + 24.966 * x[2]) / 255.0 + 16.0
+
+
+def sr_metrics(out_u8, hr_u8, scale):
+    """Super-resolution convention: PSNR and SSIM on Y with `scale` border pixels cropped."""
+    from skimage.metrics import structural_similarity
+    c = slice(scale, -scale)
+    ya, yb = luma_y(out_u8)[c, c], luma_y(hr_u8)[c, c]
+    return collections.OrderedDict([
+        ("psnr_y", psnr(ya, yb, 255.0)),
+        ("ssim_y", float(structural_similarity(ya, yb, data_range=255))),
+        ("psnr_rgb_u8", psnr(out_u8, hr_u8, 255.0))])
+
+
+def degrade_eval(task, clean_u8, seed):
+    """The held-out photo's network input (float32 CHW) and the comparison image (uint8 CHW: the noisy
+    or JPEG input itself, or the bicubic upscale for super-resolution)."""
+    if task.name == "denoise":
+        noisy = add_eval_noise(clean_u8.astype(np.float32) / 255.0, task.sigma, seed)
+        return noisy, to_u8(noisy)
+    if task.name == "deblock":
+        j = jpeg_u8(clean_u8[0], task.quality)[None]
+        return j.astype(np.float32) / 255.0, j
+    h, w = clean_u8.shape[1] // task.scale, clean_u8.shape[2] // task.scale
+    lr = imresize_u8(clean_u8.transpose(1, 2, 0), h, w)
+    bic = imresize_u8(lr, clean_u8.shape[1], clean_u8.shape[2])
+    return lr.transpose(2, 0, 1).astype(np.float32) / 255.0, bic.transpose(2, 0, 1)
+
+
+def evaluate(model, task, seed, threads):
+    """Metrics on the held-out photo: the degraded input (bicubic for SR) and the clamped model output."""
+    clean_u8 = load_for_task(HELD_OUT, task).transpose(2, 0, 1)
+    if task.scale > 1:
+        clean_u8 = clean_u8[:, :clean_u8.shape[1] // task.scale * task.scale,
+                            :clean_u8.shape[2] // task.scale * task.scale]
+    clean_u8 = np.ascontiguousarray(clean_u8)
+    inp, base_u8 = degrade_eval(task, clean_u8, seed)
     t0 = time.time()
     with torch.no_grad():
-        out = model(torch.from_numpy(noisy)[None]).numpy()[0]
+        out = model(torch.from_numpy(np.ascontiguousarray(inp))[None]).numpy()[0]
     dt = time.time() - t0
     res = collections.OrderedDict()
-    res["image"] = "skimage.data.%s %dx%d" % (HELD_OUT, clean.shape[2], clean.shape[1])
-    res["sigma"] = sigma
-    res["noise_seed"] = seed
-    for name, img in (("noisy", noisy), ("output", out)):
-        q = to_u8(img)
-        res[name] = collections.OrderedDict([
-            ("psnr_float", psnr(np.clip(img, 0, 1), clean)),
-            ("psnr_u8", psnr(q, clean_u8, 255.0)),
-            ("ssim_u8", ssim_u8(q, clean_u8))])
+    res["image"] = "skimage.data.%s %dx%d%s" % (HELD_OUT, clean_u8.shape[2], clean_u8.shape[1],
+                                                  " grey" if task.channels == 1 else "")
+    res["task"] = task.describe()
+    if task.name == "denoise":
+        res["sigma"] = task.sigma
+        res["noise_seed"] = seed
+    base_name = {"denoise": "noisy", "deblock": "jpeg", "sr": "bicubic"}[task.name]
+    for name, img_u8, img in ((base_name, base_u8, inp if task.name == "denoise" else None),
+                              ("output", to_u8(out), out)):
+        m = collections.OrderedDict()
+        if task.name == "sr":
+            m = sr_metrics(img_u8, clean_u8, task.scale)
+        else:
+            if img is not None:
+                m["psnr_float"] = psnr(np.clip(img, 0, 1), clean_u8.astype(np.float32) / 255.0)
+            m["psnr_u8"] = psnr(img_u8, clean_u8, 255.0)
+            m["ssim_u8"] = ssim_u8(img_u8, clean_u8)
+        res[name] = m
     res["forward_seconds"] = dt
     res["threads"] = threads
-    return res, out
+    return res, out, base_u8, clean_u8
 
 
 # --------------------------------------------------------------------------
@@ -205,16 +334,19 @@ class DnCNN_FP(nn.Module):
 
 def build_model(arch, args, fp):
     if fp:
+        if arch not in ("dncnn", "dncnn3"):
+            raise ValueError("--fp trains a full-precision DnCNN; it has no %s counterpart here" % arch)
         return DnCNN_FP(in_nc=args["in_nc"], out_nc=args["out_nc"], nc=args["nc"], nb=args["nb"], k=1.0)
     return bbcu_torch.ARCHS[arch].build(**args)
 
 
-def check_ste(model):
+def check_ste(model, channels):
     """The training module's backward must give useful (finite, non-zero) gradients everywhere."""
     model.train()
-    x = torch.rand(2, model.model[0].in_channels, 16, 16)
+    x = torch.rand(2, channels, 16, 16)
     model.zero_grad()
-    F.l1_loss(model(x + 0.1 * torch.randn_like(x)), x).backward()
+    y = model(x + 0.1 * torch.randn_like(x))
+    F.l1_loss(y, torch.rand_like(y)).backward()
     dead = [n for n, p in model.named_parameters()
             if p.grad is None or not torch.isfinite(p.grad).all() or float(p.grad.abs().sum()) == 0.0]
     model.zero_grad()
@@ -236,9 +368,12 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv):
     p = _Parser(prog="train_bbcu.py", description="Train a small BBCU denoiser on skimage.data photos.")
-    p.add_argument("--arch", default="dncnn", choices=["dncnn"])
-    p.add_argument("--task", default="denoise", choices=["denoise"])
+    p.add_argument("--arch", default="dncnn", choices=["dncnn", "dncnn3", "bbcul", "bbcum"])
+    p.add_argument("--task", default="denoise", choices=["denoise", "deblock", "sr"],
+                   help="denoise (colour or grey, --sigma), deblock (grey, --quality), "
+                        "sr (the scale is the architecture's upscale)")
     p.add_argument("--sigma", type=float, default=25.0, help="noise std on the 0..255 scale (default 25)")
+    p.add_argument("--quality", type=int, default=20, help="JPEG quality for --task deblock (default 20)")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                    help="constructor argument as for tools/export_bbcu.py (in_nc, out_nc, nc, nb, k)")
     p.add_argument("--fp", action="store_true", help="train the same-size full-precision DnCNN instead")
@@ -246,7 +381,8 @@ def parse_args(argv):
     p.add_argument("--minutes", type=float, default=0.0,
                    help="also stop when this much training wall time (all sessions together) is spent")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--patch", type=int, default=48)
+    p.add_argument("--patch", type=int, default=48,
+                   help="network input patch size (low-resolution side for sr; default 48)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--halve-every", type=int, default=1000, help="halve lr every N iterations (0: never)")
     p.add_argument("--seed", type=int, default=0)
@@ -257,7 +393,8 @@ def parse_args(argv):
     p.add_argument("--eval", action="store_true", help="evaluate on the held-out photo at the end")
     p.add_argument("--eval-only", action="store_true", help="only evaluate PREFIX.pth")
     p.add_argument("--eval-seed", type=int, default=1, help="noise seed for evaluation (default 1)")
-    p.add_argument("--save-images", action="store_true", help="with --eval: write PREFIX.{noisy,output}.png")
+    p.add_argument("--save-images", action="store_true",
+                   help="with --eval: write PREFIX.input.png (noisy/JPEG/bicubic) and PREFIX.output.png")
     p.add_argument("--out", required=True, metavar="PREFIX")
     return p.parse_args(argv)
 
@@ -278,19 +415,24 @@ def main(argv=None):
     except ValueError as e:
         sys.stderr.write("train_bbcu.py: error: %s\n" % e)
         return 2
-    model = build_model(ns.arch, args, ns.fp)
+    try:
+        task = make_task(ns, args)
+        model = build_model(ns.arch, args, ns.fp)
+    except ValueError as e:
+        sys.stderr.write("train_bbcu.py: error: %s\n" % e)
+        return 2
     out_dir = os.path.dirname(os.path.abspath(ns.out))
     os.makedirs(out_dir, exist_ok=True)
     ckpt_path, pth_path = ns.out + ".ckpt", ns.out + ".pth"
-    kind = "full-precision DnCNN" if ns.fp else "DnCNN-BBCU"
+    kind = "full-precision DnCNN" if ns.fp else spec.model_name
     nparams = sum(p.numel() for p in model.parameters())
     print("%s %s, %d parameters" % (kind, dict(args), nparams), flush=True)
 
     if ns.eval_only:
         model.load_state_dict(torch.load(pth_path, map_location="cpu"))
-        return run_eval(model, ns, None)
+        return run_eval(model, ns, task, None)
 
-    check_ste(model)
+    check_ste(model, task.channels)
     optim = torch.optim.Adam(model.parameters(), lr=ns.lr)
     it, elapsed, hist = 0, 0.0, []
     if ns.resume and os.path.isfile(ckpt_path):
@@ -302,11 +444,11 @@ def main(argv=None):
     elif ns.resume:
         print("no %s: starting from scratch" % ckpt_path, flush=True)
 
-    images = [load_skimage(n) for n in TRAIN_IMAGES]
+    images = [load_for_task(n, task) for n in TRAIN_IMAGES]
     area = np.array([im.shape[0] * im.shape[1] for im in images], np.float64)
     weights = np.sqrt(area) / np.sqrt(area).sum()  # larger photos a little more often
-    print("training on %d photos (%s), held out: %s; sigma %g, batch %d, patch %d"
-          % (len(images), ", ".join(TRAIN_IMAGES), HELD_OUT, ns.sigma, ns.batch, ns.patch), flush=True)
+    print("training on %d photos (%s), held out: %s; %s, batch %d, input patch %d"
+          % (len(images), ", ".join(TRAIN_IMAGES), HELD_OUT, task.describe(), ns.batch, ns.patch), flush=True)
 
     def save(spent, final=False):
         state = {"model": model.state_dict(), "optim": optim.state_dict(), "iter": it,
@@ -325,8 +467,8 @@ def main(argv=None):
         lr = ns.lr * (0.5 ** (it // ns.halve_every) if ns.halve_every > 0 else 1.0)
         for g in optim.param_groups:
             g["lr"] = lr
-        noisy, clean = make_batch(images, weights, ns.seed, it, ns.batch, ns.patch, ns.sigma)
-        loss = F.l1_loss(model(noisy), clean)
+        inp, clean = make_batch(images, weights, ns.seed, it, ns.batch, ns.patch, task)
+        loss = F.l1_loss(model(inp), clean)
         optim.zero_grad()
         loss.backward()
         optim.step()
@@ -346,26 +488,37 @@ def main(argv=None):
     print("trained %d iterations in %.1f min" % (it, elapsed / 60), flush=True)
     model.eval()
     if ns.eval:
-        return run_eval(model, ns, {"iterations": it, "train_minutes": elapsed / 60})
+        return run_eval(model, ns, task, {"iterations": it, "train_minutes": elapsed / 60})
     return 0
 
 
-def run_eval(model, ns, train_info):
+def make_task(ns, args):
+    if ns.task == "denoise":
+        return Task("denoise", args.get("in_nc", 3), 1, sigma=ns.sigma)
+    if ns.task == "deblock":
+        if args.get("in_nc") != 1 or args.get("out_nc") != 1:
+            raise ValueError("--task deblock trains a grey network: use --arch dncnn3 (in_nc = out_nc = 1)")
+        if not 1 <= ns.quality <= 100:
+            raise ValueError("--quality %d: JPEG quality is 1..100" % ns.quality)
+        return Task("deblock", 1, 1, quality=ns.quality)
+    if "upscale" not in args:
+        raise ValueError("--task sr needs a super-resolution architecture (--arch bbcum or bbcul)")
+    return Task("sr", args["num_in_ch"], args["upscale"])
+
+
+def run_eval(model, ns, task, train_info):
     model.eval()
-    res, out = evaluate(model, ns.sigma, ns.eval_seed, ns.threads)
+    res, out, base_u8, clean_u8 = evaluate(model, task, ns.eval_seed, ns.threads)
     if train_info:
         res.update(train_info)
-    res["model"] = "full-precision DnCNN" if ns.fp else "DnCNN-BBCU"
+    res["model"] = "full-precision DnCNN" if ns.fp else bbcu_torch.ARCHS[ns.arch].model_name
     with open(ns.out + ".eval.json", "w") as f:
         json.dump(res, f, indent=2)
     print(json.dumps(res, indent=2), flush=True)
     if ns.save_images:
         from skimage.io import imsave
-        clean = load_skimage(HELD_OUT).transpose(2, 0, 1)
-        noisy = add_eval_noise((clean * 255 + 0.5).astype(np.uint8).astype(np.float32) / 255, ns.sigma,
-                               ns.eval_seed)
-        imsave(ns.out + ".noisy.png", to_u8(noisy).transpose(1, 2, 0), check_contrast=False)
-        imsave(ns.out + ".output.png", to_u8(out).transpose(1, 2, 0), check_contrast=False)
+        for name, img in (("input", base_u8), ("output", to_u8(out))):
+            imsave(ns.out + "." + name + ".png", np.squeeze(img.transpose(1, 2, 0)), check_contrast=False)
     return 0
 
 

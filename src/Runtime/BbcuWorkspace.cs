@@ -60,6 +60,17 @@ public sealed class BbcuWorkspace
 
     private int _degree = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Called on the calling thread after each tile of a tiled run (an image larger than the workspace)
+    /// with the tiles finished and the tiles in all; <see langword="null"/> (the default) for none.
+    /// Not called for images that run in one pass.
+    /// </summary>
+    public Action<int, int>? TileCompleted { get; set; }
+
+    /// <summary>Reports a finished tile to <see cref="TileCompleted"/> (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void ReportTile(int done, int total) => TileCompleted?.Invoke(done, total);
+
     /// <summary>Width the workspace was created for.</summary>
     public int Width { get; }
 

@@ -294,47 +294,5 @@ internal sealed class ConsumerProject : IDisposable
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static string DotnetHost()
-    {
-        string? main = Environment.ProcessPath;
-        if (main is not null && Path.GetFileNameWithoutExtension(main) == "dotnet") return main;
-        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
-    }
-
-    private BuildResult Dotnet(params string[] args)
-    {
-        var psi = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = Dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        // The test host may run under `dotnet test`, whose MSBuild variables must not leak into a separate build.
-        foreach (string key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
-            psi.Environment.Remove(key);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        psi.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
-        psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-
-        var output = new StringBuilder();
-        var sw = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeoutMs))
-        {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            process.WaitForExit();
-            lock (output) throw new TimeoutException($"dotnet {string.Join(' ', args)} ran over {TimeoutMs / 1000} s:\n{output}");
-        }
-        process.WaitForExit(); // drains the asynchronous output readers
-        lock (output) return new BuildResult(process.ExitCode, output.ToString(), sw.Elapsed);
-    }
+    private BuildResult Dotnet(params string[] args) => DotnetCli.Run(Dir, TimeoutMs, null, args);
 }

@@ -42,7 +42,18 @@ public sealed class TilingTests
             var ws = (BbcuWorkspace)create.Invoke(null, new object[] { 2 * halo + core, 2 * halo + core + 1 })!;
             Assert.True(ws.Width * (long)ws.Height < width * (long)height || 2 * halo + core < width, "the workspace must force tiling");
             var tiled = new float[whole.Length];
+            var reports = new System.Collections.Generic.List<(int Done, int Total)>();
+            ws.TileCompleted = (done, total) => reports.Add((done, total));
             run(input, width, height, tiled, ws);
+            // Progress: one report per tile, counting up to the number of tiles the core size implies.
+            // (A workspace holding as many pixels as the image runs it in one pass, with no reports.)
+            if (width * height <= ws.Width * ws.Height) Assert.Empty(reports);
+            else
+            {
+                var (cw, ch) = BbcuTiling.Core(fixture, ws.Width, ws.Height, halo, width, height);
+                int total = ((width + cw - 1) / cw) * ((height + ch - 1) / ch);
+                Assert.Equal(Enumerable.Range(1, total).Select(i => (i, total)), reports);
+            }
             int differing = whole.Zip(tiled, (a, b) => BitConverter.SingleToInt32Bits(a) != BitConverter.SingleToInt32Bits(b) ? 1 : 0).Sum();
             _out.WriteLine($"{fixture} {width}×{height}, halo {halo}, core {core}: {differing} of {whole.Length} values differ");
             Assert.Equal(0, differing);

@@ -167,6 +167,7 @@ internal sealed class ModelEmitter
         Line("// Larger than the workspace: tiles with a halo of the receptive field, so every output pixel");
         Line("// sees exactly the inputs it sees in one pass (bit-identical results).");
         Line($"var (coreWidth, coreHeight) = BbcuTiling.Core(nameof({_request.ClassName}), workspace.Width, workspace.Height, Halo, width, height);");
+        Line("int tiles = ((width + coreWidth - 1) / coreWidth) * ((height + coreHeight - 1) / coreHeight), tilesDone = 0;");
         Line("for (int ty = 0; ty < height; ty += coreHeight)");
         Open();
         Line("for (int tx = 0; tx < width; tx += coreWidth)");
@@ -181,6 +182,7 @@ internal sealed class ModelEmitter
         Line("int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);");
         Line("BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,");
         Line("    output, width * Scale, height * Scale, tx * Scale, ty * Scale);");
+        Line("workspace.ReportTile(++tilesDone, tiles);");
         Close();
         Close();
         Close();

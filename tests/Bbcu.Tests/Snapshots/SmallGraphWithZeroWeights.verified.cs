@@ -78,6 +78,7 @@ namespace TestModels
                 // Larger than the workspace: tiles with a halo of the receptive field, so every output pixel
                 // sees exactly the inputs it sees in one pass (bit-identical results).
                 var (coreWidth, coreHeight) = BbcuTiling.Core(nameof(Model), workspace.Width, workspace.Height, Halo, width, height);
+                int tiles = ((width + coreWidth - 1) / coreWidth) * ((height + coreHeight - 1) / coreHeight), tilesDone = 0;
                 for (int ty = 0; ty < height; ty += coreHeight)
                 {
                     for (int tx = 0; tx < width; tx += coreWidth)
@@ -92,6 +93,7 @@ namespace TestModels
                         int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);
                         BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,
                             output, width * Scale, height * Scale, tx * Scale, ty * Scale);
+                        workspace.ReportTile(++tilesDone, tiles);
                     }
                 }
             }

@@ -1,0 +1,141 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Xml.Linq;
+using Bbcu.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Bbcu.Tests;
+
+/// <summary>
+/// What a user does with the NuGet package: `dotnet pack` the BbcuCompiler package into a local folder
+/// feed, `dotnet new console` a project in a temp folder, `dotnet add package BbcuCompiler` from that
+/// feed alone (a nuget.config that clears every other source, and a private NUGET_PACKAGES folder so
+/// no cached copy of the same version is used), add a model through AdditionalFiles, build, run, and
+/// compare with PyTorch. Also checks the package layout and that EmitCompilerGeneratedFiles shows the
+/// generated source. Filter: <c>dotnet test --filter Category=ConsumerBuild</c>.
+/// </summary>
+[Trait("Category", "ConsumerBuild")]
+[Collection(ConsumerBuildTests.Collection)]
+public sealed class PackageTests
+{
+    private const int TimeoutMs = 300_000;
+    private readonly ITestOutputHelper _out;
+
+    public PackageTests(ITestOutputHelper output) => _out = output;
+
+    [Fact]
+    public void NewConsoleProjectConsumesThePackageFromALocalFeed()
+    {
+        const string fixture = "dncnn_c3_nc16_nb6";
+        string dir = Repo.TempFolder("package");
+        string feed = Directory.CreateDirectory(Path.Combine(dir, "feed")).FullName;
+        var env = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(dir, "nuget-packages") };
+        BuildResult Dotnet(string workDir, params string[] args)
+        {
+            BuildResult r = DotnetCli.Run(workDir, TimeoutMs, env, args);
+            _out.WriteLine($"dotnet {string.Join(' ', args)}: exit {r.ExitCode} in {r.Elapsed.TotalSeconds:F1} s");
+            Assert.True(r.ExitCode == 0, $"dotnet {string.Join(' ', args)} failed:\n{r.Output}");
+            return r;
+        }
+
+        // 1. Pack, from the build the test run already made (same configuration as this test assembly).
+        string configuration = new DirectoryInfo(Path.GetDirectoryName(typeof(PackageTests).Assembly.Location)!).Parent!.Name;
+        Dotnet(Repo.Path(), "pack", Repo.Path("src", "Package", "BbcuCompiler.csproj"), "-c", configuration, "--no-build", "-o", feed, "-nologo");
+        string nupkg = Directory.GetFiles(feed, "BbcuCompiler.*.nupkg").Single();
+        using (ZipArchive zip = ZipFile.OpenRead(nupkg))
+        {
+            string[] entries = zip.Entries.Select(e => e.FullName).ToArray();
+            _out.WriteLine("package: " + string.Join(", ", entries));
+            foreach (string want in new[] { "analyzers/dotnet/cs/Bbcu.Generator.dll", "lib/net10.0/Bbcu.Runtime.dll", "lib/net10.0/Bbcu.Attributes.dll",
+                         "lib/net10.0/Bbcu.Runtime.xml", "README.md", "LICENSE" })
+                Assert.Contains(want, entries);
+            Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.Contains("Generator", StringComparison.Ordinal));
+            XDocument nuspec = XDocument.Load(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+            XNamespace ns = nuspec.Root!.Name.Namespace;
+            XElement meta = nuspec.Root.Element(ns + "metadata")!;
+            Assert.Equal("BbcuCompiler", meta.Element(ns + "id")!.Value);
+            Assert.Equal("README.md", meta.Element(ns + "readme")!.Value);
+            Assert.Equal("MIT", meta.Element(ns + "license")!.Value);
+            Assert.False(string.IsNullOrWhiteSpace(meta.Element(ns + "description")!.Value));
+            Assert.Empty(meta.Descendants(ns + "dependency")); // everything travels inside the package
+        }
+        string version = Path.GetFileNameWithoutExtension(nupkg)["BbcuCompiler.".Length..];
+
+        // 2. A fresh console app that sees only the local feed.
+        string root = Directory.CreateDirectory(Path.Combine(dir, "user")).FullName;
+        File.WriteAllText(Path.Combine(root, "Directory.Build.props"), "<Project />\n");
+        File.WriteAllText(Path.Combine(root, "Directory.Build.targets"), "<Project />\n");
+        File.WriteAllText(Path.Combine(root, "Directory.Packages.props"), "<Project />\n");
+        File.WriteAllText(Path.Combine(root, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        Dotnet(root, "new", "console", "-o", "App", "--framework", "net10.0");
+        string app = Path.Combine(root, "App");
+        Dotnet(app, "add", "package", "BbcuCompiler", "--version", version);
+        string csproj = Path.Combine(app, "App.csproj");
+        string project = File.ReadAllText(csproj);
+        Assert.Contains("<PackageReference Include=\"BbcuCompiler\"", project);
+        File.WriteAllText(csproj, project.Replace("</Project>", """
+              <PropertyGroup>
+                <EmitCompilerGeneratedFiles>true</EmitCompilerGeneratedFiles>
+              </PropertyGroup>
+              <ItemGroup>
+                <AdditionalFiles Include="models/denoise.json" />
+                <AdditionalFiles Include="models/denoise.safetensors" />
+              </ItemGroup>
+            </Project>
+            """));
+        Directory.CreateDirectory(Path.Combine(app, "models"));
+        File.Copy(Repo.Path("tests", "fixtures", fixture, "model.json"), Path.Combine(app, "models", "denoise.json"));
+        File.Copy(Repo.Path("tests", "fixtures", fixture, "model.safetensors"), Path.Combine(app, "models", "denoise.safetensors"));
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using System.Runtime.InteropServices;
+
+            // App <input.f32> <width> <height> <output.f32>: raw little-endian float32 planes, CHW.
+            float[] input = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(args[0])).ToArray();
+            int width = int.Parse(args[1]), height = int.Parse(args[2]);
+            var output = new float[Denoiser.OutputChannels * width * height];
+            var workspace = Denoiser.CreateWorkspace(width, height);
+            Denoiser.Run(input, width, height, output, workspace);
+            File.WriteAllBytes(args[3], MemoryMarshal.AsBytes(output.AsSpan()).ToArray());
+            Console.WriteLine($"{Denoiser.ModelName}: {Denoiser.LayerCount} layers");
+
+            [Bbcu.BbcuModel("denoise.json", "denoise.safetensors")]
+            static partial class Denoiser { }
+            """);
+
+        // 3. Build: no warnings, and the generated source is on disk.
+        BuildResult build = Dotnet(app, "build", "-nologo", "-tl:off", "-v:minimal", "-p:UseSharedCompilation=false");
+        Assert.Matches(@"(?m)^\s*0 Warning\(s\)", build.Output);
+        string generated = Path.Combine(app, "obj", "Debug", "net10.0", "generated", "Bbcu.Generator", "Bbcu.Generator.BbcuGenerator");
+        Assert.True(Directory.Exists(generated), $"EmitCompilerGeneratedFiles did not write {generated}");
+        string[] sources = Directory.GetFiles(generated, "*.g.cs");
+        Assert.NotEmpty(sources);
+        Assert.Contains(sources, f => File.ReadAllText(f).Contains("static partial class Denoiser", StringComparison.Ordinal));
+
+        // 4. Run it: the output equals PyTorch's.
+        var io = SafetensorsIo.Read(Repo.Path("tests", "fixtures", fixture, "io.safetensors"));
+        int[] shape = io["input"].Shape;
+        int w = shape[3], h = shape[2];
+        string inPath = Path.Combine(dir, "input.f32"), outPath = Path.Combine(dir, "output.f32");
+        File.WriteAllBytes(inPath, MemoryMarshal.AsBytes(io["input"].AsFloats().AsSpan()).ToArray());
+        BuildResult run = Dotnet(app, Path.Combine(app, "bin", "Debug", "net10.0", "App.dll"), inPath, w.ToString(), h.ToString(), outPath);
+        _out.WriteLine(run.Output.Trim());
+        float[] got = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(outPath)).ToArray();
+        double diff = Metrics.MaxAbsDiff(got, io["output"].AsFloats());
+        _out.WriteLine($"package consumer vs PyTorch: max |diff| = {diff:E3}");
+        Assert.True(diff <= 1e-5, $"the package consumer's output differs from PyTorch by {diff:E3}");
+        try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,121 @@
+using System;
+using System.IO;
+using System.Text.Json;
+using Bbcu.Samples;
+using Bbcu.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Bbcu.Tests;
+
+/// <summary>
+/// The sample apps against PyTorch: the committed models' evaluation on the held-out photo
+/// (<c>samples/models/*.eval.json</c>, written by <c>tools/train_bbcu.py --eval-only</c> from the same
+/// weights) must be reproduced by the C# samples: the same degraded input, the same PSNR within
+/// 0.01 dB, the same SSIM within 0.001 (scikit-image's definition, reimplemented in C#).
+/// </summary>
+[Collection(ConsumerBuildTests.Collection)] // swaps Console.Error; runs alone
+public sealed class SampleTests
+{
+    private readonly ITestOutputHelper _out;
+
+    public SampleTests(ITestOutputHelper output) => _out = output;
+
+    private static JsonElement Eval(string model) =>
+        JsonDocument.Parse(File.ReadAllText(Repo.Path("samples", "models", model + ".eval.json"))).RootElement;
+
+    private RestoreReport Run(CompiledModel model, RestorationTask task, RestoreSettings settings)
+    {
+        var log = new StringWriter();
+        RestoreReport report = RestoreApp.Execute(model, task, settings, log);
+        _out.WriteLine(log.ToString());
+        return report;
+    }
+
+    [Fact]
+    public void DenoiseSampleMatchesPyTorchOnTheHeldOutPhoto()
+    {
+        JsonElement eval = Eval("denoise_dncnn_bbcu_s25");
+        Assert.Equal(25.0, eval.GetProperty("sigma").GetDouble());
+        RestoreReport r = Run(Bbcu.Samples.Denoise.Program.Model, RestorationTask.Denoise, new RestoreSettings
+        {
+            Input = Repo.Path("samples", "images", "astronaut.png"),
+            NoiseSigma = 25,
+            Seed = (ulong)eval.GetProperty("noise_seed").GetInt32(),
+            Threads = 2,
+        });
+        double pyNoisy = eval.GetProperty("noisy").GetProperty("psnr_u8").GetDouble();
+        double pyOut = eval.GetProperty("output").GetProperty("psnr_u8").GetDouble();
+        _out.WriteLine($"PSNR noisy C# {r.BaselinePsnr:F4} / PyTorch {pyNoisy:F4}; restored C# {r.RestoredPsnr:F4} / PyTorch {pyOut:F4}");
+        // The noisy images are identical (same generator, same rounding), so their PSNRs agree to rounding.
+        Assert.Equal(pyNoisy, r.BaselinePsnr!.Value, 9);
+        Assert.True(Math.Abs(r.RestoredPsnr!.Value - pyOut) <= 0.01, $"restored PSNR {r.RestoredPsnr:F4} dB vs PyTorch {pyOut:F4} dB");
+        Assert.True(r.RestoredPsnr - r.BaselinePsnr > 5, "the denoiser should gain several dB");
+        Assert.True(Math.Abs(r.BaselineSsim!.Value - eval.GetProperty("noisy").GetProperty("ssim_u8").GetDouble()) <= 1e-6);
+        Assert.True(Math.Abs(r.RestoredSsim!.Value - eval.GetProperty("output").GetProperty("ssim_u8").GetDouble()) <= 1e-3);
+    }
+
+    [Fact]
+    public void SuperResolveSampleMatchesPyTorchOnTheHeldOutPhoto()
+    {
+        JsonElement eval = Eval("sr_bbcum_x4");
+        RestoreReport r = Run(Bbcu.Samples.SuperResolve.Program.Models[1], RestorationTask.SuperResolve, new RestoreSettings
+        {
+            Input = Repo.Path("samples", "images", "astronaut.png"),
+            Downscale = 4,
+            Tile = 48, // tiled, on purpose: the result must not depend on it
+            Threads = 2,
+        });
+        double pyBicubic = eval.GetProperty("bicubic").GetProperty("psnr_y").GetDouble();
+        double pyOut = eval.GetProperty("output").GetProperty("psnr_y").GetDouble();
+        _out.WriteLine($"Y-PSNR bicubic C# {r.BaselinePsnr:F4} / PyTorch {pyBicubic:F4}; restored C# {r.RestoredPsnr:F4} / PyTorch {pyOut:F4}");
+        // Our MATLAB-style bicubic (downscale, then the bicubic baseline) is numpy's, up to rare ties in rounding.
+        Assert.True(Math.Abs(r.BaselinePsnr!.Value - pyBicubic) <= 0.01, $"bicubic Y-PSNR {r.BaselinePsnr:F4} vs {pyBicubic:F4}");
+        Assert.True(Math.Abs(r.RestoredPsnr!.Value - pyOut) <= 0.01, $"restored Y-PSNR {r.RestoredPsnr:F4} vs {pyOut:F4}");
+        Assert.True(Math.Abs(r.RestoredSsim!.Value - eval.GetProperty("output").GetProperty("ssim_y").GetDouble()) <= 1e-3);
+        Assert.True(r.RestoredPsnr > r.BaselinePsnr, "the network should beat bicubic");
+    }
+
+    [Theory]
+    [InlineData("--input x.png --runs 0")]
+    [InlineData("--input x.png --add-noise -3")]
+    [InlineData("--input x.png --strip-region 1,2,3")]
+    [InlineData("--add-noise 25")]
+    [InlineData("--input x.png --jpeg-quality 20")]
+    public void UsageErrorsExitWith2(string args)
+    {
+        var saved = Console.Error;
+        var err = new StringWriter();
+        Console.SetError(err);
+        try
+        {
+            int code = RestoreApp.Main(Bbcu.Samples.Denoise.Program.Model, RestorationTask.Denoise, args.Split(' '), new StringWriter());
+            _out.WriteLine($"exit {code}: {err}");
+            Assert.NotEqual(0, code);
+            Assert.False(string.IsNullOrWhiteSpace(err.ToString()), "a usage error must say what was wrong");
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+    }
+
+    [Fact]
+    public void SuperResolveRejectsAScaleItHasNoModelFor()
+    {
+        var saved = Console.Error;
+        var err = new StringWriter();
+        Console.SetError(err);
+        try
+        {
+            int code = RestoreApp.Main(Bbcu.Samples.SuperResolve.Program.Models, RestorationTask.SuperResolve,
+                new[] { "--input", Repo.Path("samples", "images", "astronaut.png"), "--downscale", "3" }, new StringWriter());
+            Assert.Equal(2, code);
+            Assert.Contains("×2, 4", err.ToString());
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+    }
+}
