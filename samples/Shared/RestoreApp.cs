@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 
 namespace Bbcu.Samples;
 
@@ -280,7 +281,7 @@ public static class RestoreApp
             log.WriteLine(FormattableString.Invariant($"restored   PSNR {rp:0.00} dB  SSIM {rs:0.0000}   (gain {rp - bp:+0.00;-0.00} dB)"));
         }
         string tiles = tilesSeen > 1 ? $"{tilesSeen} tiles" : "one pass";
-        log.WriteLine(FormattableString.Invariant($"model time {best:0.0} ms ({(s.Runs > 1 ? $"fastest of {s.Runs}" : "one run, includes JIT")}), {s.Threads} thread{(s.Threads == 1 ? "" : "s")}, {tiles}, workspace {workspace.Bytes / (1024.0 * 1024.0):0.0} MiB"));
+        log.WriteLine(FormattableString.Invariant($"model time {best:0.0} ms ({(s.Runs > 1 ? $"fastest of {s.Runs}" : RuntimeFeature.IsDynamicCodeCompiled ? "one run, includes JIT" : "one run, Native AOT")}), {s.Threads} thread{(s.Threads == 1 ? "" : "s")}, {tiles}, workspace {workspace.Bytes / (1024.0 * 1024.0):0.0} MiB"));
 
         var written = new List<string>();
         void Save(Image8 image, string? path)
