@@ -51,6 +51,7 @@ internal sealed class ModelEmitter
         Line("#nullable enable");
         Line();
         Line("using System;");
+        Line("using System.Threading;");
         Line("using Bbcu;");
         Line();
         if (_request.Namespace.Length > 0)
@@ -82,6 +83,7 @@ internal sealed class ModelEmitter
         Line("public static BbcuWorkspace CreateWorkspace(int width, int height) => throw NotCompiled();");
         Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output) => throw NotCompiled();");
         Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) => throw NotCompiled();");
+        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken) => throw NotCompiled();");
         Line("public static class Cost");
         Open();
         Line("public const string Summary = \"\";");
@@ -152,7 +154,21 @@ internal sealed class ModelEmitter
         Line("/// <param name=\"height\">Image height in pixels.</param>");
         Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
         Line("/// <param name=\"workspace\">From <see cref=\"CreateWorkspace\"/>, for at least width × height pixels; one call at a time.</param>");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace)");
+        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) =>");
+        Line("    Run(input, width, height, output, workspace, CancellationToken.None);");
+        Line();
+        Line("/// <summary>");
+        Line("/// Runs the model without allocating; <paramref name=\"cancellationToken\"/> is checked before every layer and tile,");
+        Line("/// and a cancelled run throws <see cref=\"OperationCanceledException\"/>, leaves <paramref name=\"output\"/> partly");
+        Line("/// written and <paramref name=\"workspace\"/> ready for the next call.");
+        Line("/// </summary>");
+        Line("/// <param name=\"input\">InputChannels × height × width values.</param>");
+        Line("/// <param name=\"width\">Image width in pixels.</param>");
+        Line("/// <param name=\"height\">Image height in pixels.</param>");
+        Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
+        Line("/// <param name=\"workspace\">From <see cref=\"CreateWorkspace\"/>, for at least width × height pixels; one call at a time.</param>");
+        Line("/// <param name=\"cancellationToken\">Stops the run between two layers (or tiles).</param>");
+        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken)");
         Open();
         Line("ArgumentNullException.ThrowIfNull(workspace);");
         Line($"int plane = BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);");
@@ -161,7 +177,7 @@ internal sealed class ModelEmitter
         Open();
         Line("if (workspace.Fits((long)plane * LayerFloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel))");
         Open();
-        Line("RunCore(input, width, height, output, workspace, 0, 0);");
+        Line("RunCore(input, width, height, output, workspace, 0, 0, cancellationToken);");
         Line("return;");
         Close();
         Line("// Larger than the workspace: tiles with a halo of the receptive field, so every output pixel");
@@ -178,7 +194,7 @@ internal sealed class ModelEmitter
         Line("Span<float> tileIn = workspace.Floats.Slice(TileOffset * tilePlane, InputChannels * tilePlane);");
         Line("Span<float> tileOut = workspace.Floats.Slice((TileOffset + InputChannels) * tilePlane, OutputChannels * Scale * Scale * tilePlane);");
         Line("BbcuTiling.CopyIn(input, width, height, InputChannels, x0, y0, tw, th, tileIn);");
-        Line("RunCore(tileIn, tw, th, tileOut, workspace, x0, y0);");
+        Line("RunCore(tileIn, tw, th, tileOut, workspace, x0, y0, cancellationToken);");
         Line("int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);");
         Line("BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,");
         Line("    output, width * Scale, height * Scale, tx * Scale, ty * Scale);");
@@ -193,7 +209,7 @@ internal sealed class ModelEmitter
         Close();
         Line();
         Line("/// <summary>One pass over a whole image or a tile whose top-left input pixel is (originX, originY).</summary>");
-        Line("private static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY)");
+        Line("private static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY, CancellationToken cancellationToken)");
         Open();
         Line("int plane = width * height;");
         EmitRunBody();
@@ -280,7 +296,7 @@ internal sealed class ModelEmitter
                 ScalarLayer => $"{x}, {y}, degree",
                 _ => $"{x}, {y}, {plane}, degree",
             };
-            Line($"{MethodName(i)}({call});");
+            Line($"cancellationToken.ThrowIfCancellationRequested(); {MethodName(i)}({call});");
         }
     }
 

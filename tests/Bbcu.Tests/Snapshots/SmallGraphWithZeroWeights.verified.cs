@@ -4,6 +4,7 @@
 #nullable enable
 
 using System;
+using System.Threading;
 using Bbcu;
 
 namespace TestModels
@@ -63,7 +64,21 @@ namespace TestModels
         /// <param name="height">Image height in pixels.</param>
         /// <param name="output">OutputChannels × (Scale·height) × (Scale·width) values.</param>
         /// <param name="workspace">From <see cref="CreateWorkspace"/>, for at least width × height pixels; one call at a time.</param>
-        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace)
+        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) =>
+            Run(input, width, height, output, workspace, CancellationToken.None);
+
+        /// <summary>
+        /// Runs the model without allocating; <paramref name="cancellationToken"/> is checked before every layer and tile,
+        /// and a cancelled run throws <see cref="OperationCanceledException"/>, leaves <paramref name="output"/> partly
+        /// written and <paramref name="workspace"/> ready for the next call.
+        /// </summary>
+        /// <param name="input">InputChannels × height × width values.</param>
+        /// <param name="width">Image width in pixels.</param>
+        /// <param name="height">Image height in pixels.</param>
+        /// <param name="output">OutputChannels × (Scale·height) × (Scale·width) values.</param>
+        /// <param name="workspace">From <see cref="CreateWorkspace"/>, for at least width × height pixels; one call at a time.</param>
+        /// <param name="cancellationToken">Stops the run between two layers (or tiles).</param>
+        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(workspace);
             int plane = BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);
@@ -72,7 +87,7 @@ namespace TestModels
             {
                 if (workspace.Fits((long)plane * LayerFloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel))
                 {
-                    RunCore(input, width, height, output, workspace, 0, 0);
+                    RunCore(input, width, height, output, workspace, 0, 0, cancellationToken);
                     return;
                 }
                 // Larger than the workspace: tiles with a halo of the receptive field, so every output pixel
@@ -89,7 +104,7 @@ namespace TestModels
                         Span<float> tileIn = workspace.Floats.Slice(TileOffset * tilePlane, InputChannels * tilePlane);
                         Span<float> tileOut = workspace.Floats.Slice((TileOffset + InputChannels) * tilePlane, OutputChannels * Scale * Scale * tilePlane);
                         BbcuTiling.CopyIn(input, width, height, InputChannels, x0, y0, tw, th, tileIn);
-                        RunCore(tileIn, tw, th, tileOut, workspace, x0, y0);
+                        RunCore(tileIn, tw, th, tileOut, workspace, x0, y0, cancellationToken);
                         int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);
                         BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,
                             output, width * Scale, height * Scale, tx * Scale, ty * Scale);
@@ -104,7 +119,7 @@ namespace TestModels
         }
 
         /// <summary>One pass over a whole image or a tile whose top-left input pixel is (originX, originY).</summary>
-        private static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY)
+        private static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY, CancellationToken cancellationToken)
         {
             int plane = width * height;
             int degree = workspace.DegreeOfParallelism;
@@ -115,11 +130,11 @@ namespace TestModels
             Span<float> v1 = floats.Slice(3 * plane, 3 * plane); // 'b'
             Span<float> v2 = floats.Slice(0 * plane, 3 * plane); // 'r'
             Span<float> v3 = floats.Slice(6 * plane, 3 * plane); // 's'
-            Layer00(input, v0, width, height, degree);
-            Layer01(v0, v1, packed0, kinds0, width, height, degree);
-            Layer02(v1, v2, plane, degree);
-            Layer03(v2, v1, v3, degree);
-            Layer04(v3, output, width, height, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v1, packed0, kinds0, width, height, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, plane, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer03(v2, v1, v3, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer04(v3, output, width, height, degree);
         }
 
         /// <summary>
