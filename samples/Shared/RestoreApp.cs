@@ -5,7 +5,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Runtime.CompilerServices;
+using System.Runtime;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace Bbcu.Samples;
 
@@ -67,7 +69,7 @@ public sealed record RestoreReport(Image8 Restored, Image8 Baseline, Image8? Cle
 /// <summary>The command line and the work every sample shares.</summary>
 public static class RestoreApp
 {
-    /// <summary>Parses <paramref name="args"/>, runs, and returns the process exit code (0 ok, 1 failure, 2 usage).</summary>
+    /// <summary>Parses <paramref name="args"/>, runs, and returns the process exit code (0 ok, 1 failure, 2 usage, 130 cancelled).</summary>
     public static int Main(CompiledModel model, RestorationTask task, string[] args, TextWriter? stdout = null) =>
         Main(new[] { model }, task, args, stdout);
 
@@ -111,7 +113,11 @@ public static class RestoreApp
             default: root.Add(downscale); root.Add(scaleOption); break;
         }
 
-        root.SetAction(parse =>
+        // Ctrl+C cancels the token; the model stops at its next layer or tile.
+        root.SetAction((parse, cancellationToken) => Task.FromResult(Act(parse, cancellationToken)));
+        return root.Parse(args).Invoke();
+
+        int Act(ParseResult parse, CancellationToken cancellationToken)
         {
             RestoreSettings settings;
             try
@@ -148,16 +154,20 @@ public static class RestoreApp
             }
             try
             {
-                Execute(model, task, settings, log);
+                Execute(model, task, settings, log, cancellationToken);
                 return 0;
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("cancelled");
+                return 130;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;
             }
-        });
-        return root.Parse(args).Invoke();
+        }
     }
 
     private static (int, int, int, int)? ParseRegion(string? text)
@@ -185,7 +195,7 @@ public static class RestoreApp
     }
 
     /// <summary>Reads, degrades (when asked), restores, measures, reports to <paramref name="log"/> and writes the files asked for.</summary>
-    public static RestoreReport Execute(CompiledModel model, RestorationTask task, RestoreSettings s, TextWriter log)
+    public static RestoreReport Execute(CompiledModel model, RestorationTask task, RestoreSettings s, TextWriter log, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(s);
@@ -250,7 +260,7 @@ public static class RestoreApp
         for (int r = 0; r < s.Runs; r++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            model.Run(planar, width, height, output, workspace);
+            model.Run(planar, width, height, output, workspace, cancellationToken);
             best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         }
         Image8 restored = Image8.FromPlanar(output, width * scale, height * scale, model.OutputChannels);
@@ -281,7 +291,7 @@ public static class RestoreApp
             log.WriteLine(FormattableString.Invariant($"restored   PSNR {rp:0.00} dB  SSIM {rs:0.0000}   (gain {rp - bp:+0.00;-0.00} dB)"));
         }
         string tiles = tilesSeen > 1 ? $"{tilesSeen} tiles" : "one pass";
-        log.WriteLine(FormattableString.Invariant($"model time {best:0.0} ms ({(s.Runs > 1 ? $"fastest of {s.Runs}" : RuntimeFeature.IsDynamicCodeCompiled ? "one run, includes JIT" : "one run, Native AOT")}), {s.Threads} thread{(s.Threads == 1 ? "" : "s")}, {tiles}, workspace {workspace.Bytes / (1024.0 * 1024.0):0.0} MiB"));
+        log.WriteLine(FormattableString.Invariant($"model time {best:0.0} ms ({(s.Runs > 1 ? $"fastest of {s.Runs}" : JitInfo.GetCompiledMethodCount() > 0 ? "one run, includes JIT" : "one run, Native AOT")}), {s.Threads} thread{(s.Threads == 1 ? "" : "s")}, {tiles}, workspace {workspace.Bytes / (1024.0 * 1024.0):0.0} MiB"));
 
         var written = new List<string>();
         void Save(Image8 image, string? path)
