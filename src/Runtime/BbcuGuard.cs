@@ -37,6 +37,27 @@ public static class BbcuGuard
         return (int)pixels;
     }
 
+    /// <summary>
+    /// Kernel entry check: every size positive (or, where <paramref name="allowZero"/>, non-negative). Kernels
+    /// are public only for generated code, but they use pointers, so direct misuse must throw rather than
+    /// read or write out of bounds; products are formed in 64 bits so that no size can wrap.
+    /// </summary>
+    internal static void Sizes(string kernel, bool allowZero, params (string Name, long Value)[] sizes)
+    {
+        foreach (var (name, value) in sizes)
+        {
+            if (value < (allowZero ? 0 : 1))
+                throw new ArgumentOutOfRangeException(name, value, $"{kernel}: {name} must be {(allowZero ? "non-negative" : "positive")}; got {value}.");
+        }
+    }
+
+    /// <summary>Throws when a buffer holds fewer than <paramref name="needed"/> elements (64-bit count).</summary>
+    internal static void Length(string kernel, string buffer, int length, long needed)
+    {
+        if (length < needed)
+            throw new ArgumentException($"{kernel}: {buffer} needs {needed} elements; it has {length}.", buffer);
+    }
+
     /// <summary>Validates workspace dimensions for <c>CreateWorkspace</c>.</summary>
     public static long CheckWorkspace(string model, int width, int height)
     {

@@ -17,7 +17,7 @@ namespace Bbcu;
 /// thread instead, which gives the same bits.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static unsafe class BbcuParallel
+internal static unsafe class BbcuParallel
 {
     private static readonly object Gate = new();
     private static Worker[]? _workers;

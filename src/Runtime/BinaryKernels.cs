@@ -41,9 +41,12 @@ public static partial class BinaryKernels
     public static unsafe void SignPack(ReadOnlySpan<float> x, int channels, int plane, ReadOnlySpan<float> thresholds,
         Span<ulong> packed, Span<byte> kinds, int degree = 1)
     {
+        BbcuGuard.Sizes(nameof(SignPack), false, (nameof(channels), channels), (nameof(plane), plane));
         int words = (channels + 63) >> 6;
-        if (x.Length < channels * plane || packed.Length < 2 * words * plane || kinds.Length < plane || thresholds.Length < channels)
-            throw new ArgumentException("SignPack: buffer too small.");
+        BbcuGuard.Length(nameof(SignPack), nameof(x), x.Length, (long)channels * plane);
+        BbcuGuard.Length(nameof(SignPack), nameof(packed), packed.Length, 2L * words * plane);
+        BbcuGuard.Length(nameof(SignPack), nameof(kinds), kinds.Length, plane);
+        BbcuGuard.Length(nameof(SignPack), nameof(thresholds), thresholds.Length, channels);
         fixed (float* px = x, pt = thresholds)
         fixed (ulong* pk = packed)
         fixed (byte* kd = kinds)
@@ -135,21 +138,23 @@ public static partial class BinaryKernels
         ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1, int degree = 1,
         ReadOnlySpan<float> nextThresholds = default, Span<ulong> nextPacked = default, Span<byte> nextKinds = default)
     {
+        BbcuGuard.Sizes(nameof(Conv3x3), false, (nameof(width), width), (nameof(height), height), (nameof(cin), cin), (nameof(cout), cout));
+        if ((long)width * height > int.MaxValue) throw new ArgumentException($"Conv3x3: a {width}×{height} map is larger than one span can index.", nameof(width));
         if (rowEnd < 0) rowEnd = height;
         int words = (cin + 63) >> 6;
         int n = 9 * words;
         int groups = (cout + Group - 1) / Group;
         int plane = width * height;
         bool masked = !weightMask.IsEmpty;
-        if (packed.Length < 2 * words * plane || kinds.Length < plane || weights.Length < groups * Group * n || y.Length < cout * plane
+        if (packed.Length < 2L * words * plane || kinds.Length < plane || weights.Length < (long)groups * Group * n || y.Length < (long)cout * plane
             || alpha.Length < cout || shift.Length < cout || (!slopes.IsEmpty && slopes.Length < cout) || (!bias1.IsEmpty && bias1.Length < cout)
-            || (!residual.IsEmpty && residual.Length < cout * plane)
-            || (masked && (weightMask.Length < weights.Length || weightCount.Length < cout * 9))
+            || (!residual.IsEmpty && residual.Length < (long)cout * plane)
+            || (masked && (weightMask.Length < weights.Length || weightCount.Length < cout * 9L))
             || cout > 4096 || rowStart < 0 || rowEnd > height || rowStart > rowEnd)
             throw new ArgumentException("Conv3x3: buffer too small or rows out of range.");
         bool packNext = !nextPacked.IsEmpty;
         int nextWords = (cout + 63) >> 6;
-        if (packNext && (nextThresholds.Length < cout || nextPacked.Length < 2 * nextWords * plane || nextKinds.Length < plane))
+        if (packNext && (nextThresholds.Length < cout || nextPacked.Length < 2L * nextWords * plane || nextKinds.Length < plane))
             throw new ArgumentException($"Conv3x3: packing the next layer's input needs {cout} thresholds, {2 * nextWords * plane} words and {plane} flag bytes.");
         if (packNext && (((ReadOnlySpan<ulong>)nextPacked).Overlaps(packed) || ((ReadOnlySpan<byte>)nextKinds).Overlaps(kinds)))
             throw new ArgumentException("Conv3x3: the next layer's packed buffers must not overlap this layer's input.");

@@ -34,8 +34,10 @@ public static class FloatKernels
         ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, BbcuActivation activation = BbcuActivation.None,
         float slope = 0f, ReadOnlySpan<float> slopes = default, int degree = 1)
     {
+        BbcuGuard.Sizes(nameof(Conv2d), false, (nameof(width), width), (nameof(height), height), (nameof(cin), cin), (nameof(cout), cout), (nameof(k), k));
+        if ((long)width * height > int.MaxValue) throw new ArgumentException($"Conv2d: a {width}×{height} map is larger than one span can index.", nameof(width));
         int plane = width * height;
-        if (x.Length < cin * plane || y.Length < cout * plane || weights.Length < cout * cin * k * k || (!bias.IsEmpty && bias.Length < cout)
+        if (x.Length < (long)cin * plane || y.Length < (long)cout * plane || weights.Length < (long)cout * cin * k * k || (!bias.IsEmpty && bias.Length < cout)
             || (activation == BbcuActivation.PRelu && slopes.Length < cout) || k % 2 == 0)
             throw new ArgumentException("Conv2d: buffer too small or even kernel.");
         fixed (float* px = x, py = y, pw = weights, pb = bias, ps = slopes)
@@ -413,7 +415,8 @@ public static class FloatKernels
     public static unsafe void Activate(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, BbcuActivation activation, float slope,
         ReadOnlySpan<float> slopes, int degree = 1)
     {
-        if (x.Length < channels * plane || y.Length < channels * plane || (activation == BbcuActivation.PRelu && slopes.Length < channels))
+        BbcuGuard.Sizes(nameof(Activate), true, (nameof(channels), channels), (nameof(plane), plane));
+        if (x.Length < (long)channels * plane || y.Length < (long)channels * plane || (activation == BbcuActivation.PRelu && slopes.Length < channels))
             throw new ArgumentException($"Activate: x and y need {channels * plane} values{(activation == BbcuActivation.PRelu ? $", slopes {channels}" : "")}.");
         fixed (float* px = x, py = y, ps = slopes)
         {
@@ -428,7 +431,8 @@ public static class FloatKernels
     public static unsafe void RPRelu(ReadOnlySpan<float> x, Span<float> y, int channels, int plane,
         ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1, int degree = 1)
     {
-        if (x.Length < channels * plane || y.Length < channels * plane || shift.Length < channels || slopes.Length < channels || bias1.Length < channels)
+        BbcuGuard.Sizes(nameof(RPRelu), true, (nameof(channels), channels), (nameof(plane), plane));
+        if (x.Length < (long)channels * plane || y.Length < (long)channels * plane || shift.Length < channels || slopes.Length < channels || bias1.Length < channels)
             throw new ArgumentException($"RPRelu: x and y need {channels * plane} values, shift, slopes and bias1 {channels} each.");
         fixed (float* px = x, py = y, p1 = shift, p2 = slopes, p3 = bias1)
         {
@@ -441,7 +445,8 @@ public static class FloatKernels
     public static unsafe void Affine(ReadOnlySpan<float> x, Span<float> y, int channels, int plane, ReadOnlySpan<float> scale,
         ReadOnlySpan<float> shift, int degree = 1)
     {
-        if (x.Length < channels * plane || y.Length < channels * plane || scale.Length < channels || shift.Length < channels)
+        BbcuGuard.Sizes(nameof(Affine), true, (nameof(channels), channels), (nameof(plane), plane));
+        if (x.Length < (long)channels * plane || y.Length < (long)channels * plane || scale.Length < channels || shift.Length < channels)
             throw new ArgumentException($"Affine: x and y need {channels * plane} values, scale and shift {channels} each.");
         fixed (float* px = x, py = y, p1 = scale, p2 = shift)
         {

@@ -21,7 +21,7 @@ public static unsafe class ResampleKernels
 
     /// <summary><c>PixelShuffle(r)</c>: <c>y[c, h·r+i, w·r+j] = x[c·r² + i·r + j, h, w]</c>; <paramref name="channels"/> is the output's.</summary>
     public static void PixelShuffle(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int degree = 1) =>
-        Run(x, y, channels, r, width, height, 0, 0, degree, channels * r * r, &ShuffleRows);
+        Run(x, y, channels, r, width, height, 0, 0, degree, (long)channels * r * r, &ShuffleRows);
 
     /// <summary>Nearest upsampling by an integer factor: <c>y[h, w] = x[h div r, w div r]</c>.</summary>
     public static void UpsampleNearest(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int degree = 1) =>
@@ -41,10 +41,11 @@ public static unsafe class ResampleKernels
         Run(x, y, channels, r, width, height, originX, originY, degree, channels, &BilinearRows);
 
     private static void Run(ReadOnlySpan<float> x, Span<float> y, int channels, int r, int width, int height, int originX, int originY,
-        int degree, int inChannels, delegate*<void*, int, int, void> rows)
+        int degree, long inChannels, delegate*<void*, int, int, void> rows)
     {
+        BbcuGuard.Sizes("Resample", false, (nameof(channels), channels), (nameof(r), r), (nameof(width), width), (nameof(height), height));
         long plane = (long)width * height;
-        if (r < 1 || x.Length < inChannels * plane || y.Length < channels * plane * r * r)
+        if (r > 64 || x.Length < inChannels * plane || y.Length < channels * plane * r * r)
             throw new ArgumentException($"Resample: x needs {inChannels * plane} and y {channels * plane * r * r} values for {channels} channels of {width}×{height} ×{r}.");
         fixed (float* px = x, py = y)
         {
@@ -145,13 +146,14 @@ public static unsafe class ResampleKernels
     /// <summary>BBCU-H's residual: <c>y[c] = x[c div s]</c> for <c>c &lt; s·C</c> and <c>y[s·C] = x[0]</c>.</summary>
     public static void ChannelExpand(ReadOnlySpan<float> x, Span<float> y, int channels, int repeats, int plane, int degree = 1)
     {
-        int outChannels = channels * repeats + 1;
-        if (repeats < 1 || x.Length < channels * plane || y.Length < (long)outChannels * plane)
-            throw new ArgumentException($"ChannelExpand: x needs {channels * plane} and y {(long)outChannels * plane} values.");
+        BbcuGuard.Sizes(nameof(ChannelExpand), false, (nameof(channels), channels), (nameof(repeats), repeats), (nameof(plane), plane));
+        long outChannels = (long)channels * repeats + 1;
+        if (x.Length < (long)channels * plane || y.Length < outChannels * plane)
+            throw new ArgumentException($"ChannelExpand: x needs {(long)channels * plane} and y {outChannels * plane} values.");
         fixed (float* px = x, py = y)
         {
             var state = new State { X = px, Y = py, Channels = channels, R = repeats, Width = plane, Height = 1 };
-            BbcuParallel.For(degree, outChannels, &ExpandChannels, &state);
+            BbcuParallel.For(degree, (int)outChannels, &ExpandChannels, &state);
         }
     }
 
