@@ -5,6 +5,9 @@ using System.Linq;
 using System.Text;
 using Bbcu.Tests.Fuzzing;
 using Bbcu.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -61,10 +64,11 @@ public sealed class FuzzTests
             string? problem = Check(o, Encoding.UTF8.GetByteCount(json) + weights.Length);
             _out.WriteLine($"{Path.GetFileName(dir)}: {(problem ?? "ok")} [{string.Join(", ", o.Ids.Distinct())}]");
             Assert.True(problem is null, $"{Path.GetFileName(dir)}: {problem}");
-            // about.txt names the error the case must be rejected with ("expect: BBCU0xx").
+            // about.txt says what must happen: "expect: BBCU0xx" (rejected with that error) or "expect: compiles".
             string? expect = File.ReadAllLines(Path.Combine(dir, "about.txt")).FirstOrDefault(l => l.StartsWith("expect: ", StringComparison.Ordinal))?[8..].Trim();
-            Assert.False(expect is null, $"{Path.GetFileName(dir)}/about.txt has no 'expect: BBCU0xx' line");
-            Assert.Contains(expect, o.ErrorIds);
+            Assert.False(expect is null, $"{Path.GetFileName(dir)}/about.txt has no 'expect: BBCU0xx' or 'expect: compiles' line");
+            if (expect == "compiles") Assert.False(o.Rejected, $"{Path.GetFileName(dir)} must compile; it was rejected with {string.Join(", ", o.ErrorIds)}");
+            else Assert.Contains(expect, o.ErrorIds);
         }
     }
 
@@ -144,6 +148,19 @@ public sealed class FuzzTests
         else if (!o.Source.Contains("static partial class Model", StringComparison.Ordinal))
         {
             return "no error was reported, but no model was generated";
+        }
+        else
+        {
+            // Text from the model file must stay inside comments and literals: the generated file parses cleanly and
+            // declares exactly the model class and its Cost class (an injected member or type would show here).
+            SyntaxTree tree = CSharpSyntaxTree.ParseText(o.Source);
+            var errors = tree.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(3).ToList();
+            if (errors.Count > 0) return "the generated source does not parse: " + string.Join("; ", errors);
+            string[] types = tree.GetCompilationUnitRoot().DescendantNodes().OfType<BaseTypeDeclarationSyntax>().Select(t => t.Identifier.Text).ToArray();
+            if (!types.SequenceEqual(new[] { "Model", "Cost" })) return "the generated source declares unexpected types: " + string.Join(", ", types);
+            if (o.Source.Contains("Injected", StringComparison.Ordinal) &&
+                tree.GetCompilationUnitRoot().DescendantNodes().OfType<VariableDeclaratorSyntax>().Any(v => v.Identifier.Text.StartsWith("Injected", StringComparison.Ordinal)))
+                return "a name from the model file became a member of the generated class";
         }
         return null;
     }

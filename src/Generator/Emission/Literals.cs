@@ -45,7 +45,9 @@ internal static class Literals
             if (c == '<') sb.Append("&lt;");
             else if (c == '>') sb.Append("&gt;");
             else if (c == '&') sb.Append("&amp;");
-            else if (c < 0x20) sb.Append(' ');
+            // C# ends a comment at CR, LF and also U+0085, U+2028, U+2029: a name from a model file must not
+            // be able to end the comment and inject code (InjectionTests).
+            else if (c < 0x20 || c == '\u0085' || c == '\u2028' || c == '\u2029') sb.Append(' ');
             else sb.Append(c);
         }
         return sb.ToString();

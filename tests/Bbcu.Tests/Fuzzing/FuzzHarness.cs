@@ -36,7 +36,7 @@ internal sealed class FuzzHarness : IDisposable
     private readonly string _dir = Repo.TempFolder("fuzz");
 
     /// <summary>The request the generator would make for <c>[BbcuModel("model.json", "model.safetensors")] class Model</c>.</summary>
-    private static readonly ModelRequest Request = new("TestModels", "Model", "public", new EquatableArray<string>(Array.Empty<string>()),
+    private static readonly ModelRequest Request = new("TestModels", "Model", "public ", new EquatableArray<string>(Array.Empty<string>()),
         "model.json", "model.safetensors", null, null, null, new EquatableArray<DiagnosticInfo>(Array.Empty<DiagnosticInfo>()));
 
     public FuzzOutcome Run(string json, byte[] weights, TimeSpan deadline)

@@ -60,6 +60,7 @@ internal static class Mutators
         ("json.channels", (r, c) => EditModel(c, r, Channels)),
         ("json.op", (r, c) => EditModel(c, r, ChangeOp)),
         ("json.attribute", (r, c) => EditModel(c, r, ChangeAttribute)),
+        ("json.rename", (r, c) => EditModel(c, r, RenameValue)),
         ("st.truncate", (r, c) => c.Weights = c.Weights[..r.Next(c.Weights.Length)]),
         ("st.flip-bits", (r, c) => FlipBits(r, c.Weights, headerBias: true)),
         ("st.header-length", (r, c) => HeaderLength(r, c)),
@@ -81,6 +82,7 @@ internal static class Mutators
         {
             "\"\"", "\"\\u0000\"", "\"\\ud800\"", "\"" + new string('a', 100_000) + "\"", "\"名前\"", "\"../../etc/passwd\"", "\"nearest\"", "\"bilinear\"",
             "\"conv2d\"", "\"binary_conv2d\"", "\"add\"", "\"x\"", "\"\\\"\"", "\"\\q\"", "\"a\nb\"",
+            "\"a\\u2028public static int Injected = 1;//\"", "\"\\u0085x\"", "\"\u2029\"", "\"*/ \\r\\n #error x\"",
             fromDoc.Length > 0 ? fromDoc[r.Next(fromDoc.Length)] : "\"x\"",
         };
     }
@@ -232,6 +234,42 @@ internal static class Mutators
         }
         if (r.Next(4) == 0 && doc["outputs"] is JsonArray outs && outs.Count > 0) outs[0] = names[r.Next(names.Count)];
         if (r.Next(6) == 0) node["output"] = names[r.Next(names.Count)];                    // a duplicate output name
+    }
+
+    /// <summary>Names that try to leave a comment or literal of the generated source (C# ends a line comment at U+0085, U+2028, U+2029 too).</summary>
+    private static readonly string[] HostileNames =
+    {
+        "a\u2028public static int Injected = 1;//", "b\u2029} class Injected2 { //", "c\u0085#error injected", "d\r\npublic static int Injected3;",
+        "*/ public static int Injected4; /*", "</summary><code>", "\"; } static int Injected5 = \"", "\\", "{0}{1}", " ", "é名前", new string('n', 5000),
+    };
+
+    /// <summary>Renames the model, its description, a node's label or a value (everywhere it is used) to a hostile name.</summary>
+    private static void RenameValue(Random r, JsonObject doc)
+    {
+        string name = HostileNames[r.Next(HostileNames.Length)];
+        var nodes = Nodes(doc);
+        switch (r.Next(4))
+        {
+            case 0: doc["name"] = name; break;
+            case 1: doc["description"] = name; break;
+            case 2:
+                if (nodes is { Count: > 0 } && nodes[r.Next(nodes.Count)] is JsonObject node) node["name"] = name;
+                break;
+            default:
+                if (nodes is not { Count: > 0 } || nodes[r.Next(nodes.Count)]?["output"]?.GetValue<string>() is not string old) break;
+                foreach (JsonNode? n in nodes)
+                {
+                    if (n is not JsonObject o) continue;
+                    if (o["output"]?.GetValue<string>() == old) o["output"] = name;
+                    if (o["inputs"] is JsonArray ins)
+                        for (int i = 0; i < ins.Count; i++)
+                            if (ins[i]?.GetValue<string>() == old) ins[i] = name;
+                }
+                if (doc["outputs"] is JsonArray outs)
+                    for (int i = 0; i < outs.Count; i++)
+                        if (outs[i]?.GetValue<string>() == old) outs[i] = name;
+                break;
+        }
     }
 
     private static void Channels(Random r, JsonObject doc)
