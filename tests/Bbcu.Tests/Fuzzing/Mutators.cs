@@ -342,12 +342,7 @@ internal static class Mutators
         {
             return; // (as in EditModel)
         }
-        byte[] data = c.Weights[(int)(8 + n)..];
-        var file = new byte[8 + h.Length + data.Length];
-        BinaryPrimitives.WriteInt64LittleEndian(file, h.Length);
-        h.CopyTo(file, 8);
-        data.CopyTo(file, 8 + h.Length);
-        c.Weights = file;
+        c.Weights = WithHeader(c.Weights, n, h);
     }
 
     private static List<JsonObject> TensorEntries(JsonObject header) =>
@@ -449,12 +444,7 @@ internal static class Mutators
         var m = members[r.Next(members.Count)];
         string edited = text.Insert(m.Index + m.Length, "," + m.Value);
         byte[] h = Encoding.UTF8.GetBytes(edited);
-        byte[] data = c.Weights[(int)(8 + n)..];
-        var file = new byte[8 + h.Length + data.Length];
-        BinaryPrimitives.WriteInt64LittleEndian(file, h.Length);
-        h.CopyTo(file, 8);
-        data.CopyTo(file, 8 + h.Length);
-        c.Weights = file;
+        c.Weights = WithHeader(c.Weights, n, h);
     }
 
     private static void HostileValues(Random r, FuzzCase c)
@@ -477,7 +467,6 @@ internal static class Mutators
         if (c.Weights.Length < 8) return;
         long n = BinaryPrimitives.ReadInt64LittleEndian(c.Weights);
         if (n < 0 || n > c.Weights.Length - 8) return;
-        byte[] data = c.Weights[(int)(8 + n)..];
         byte[] header = r.Next(6) switch
         {
             0 => Encoding.UTF8.GetBytes("{"),
@@ -487,10 +476,17 @@ internal static class Mutators
             4 => Encoding.UTF8.GetBytes(new string('{', 10_000)),
             _ => c.Weights[8..(int)(8 + n)].Concat(new byte[] { 0 }).ToArray(),
         };
+        c.Weights = WithHeader(c.Weights, n, header);
+    }
+
+    /// <summary>The safetensors file with its <paramref name="oldLength"/>-byte header replaced by <paramref name="header"/> (length field updated).</summary>
+    private static byte[] WithHeader(byte[] weights, long oldLength, byte[] header)
+    {
+        byte[] data = weights[(int)(8 + oldLength)..];
         var file = new byte[8 + header.Length + data.Length];
         BinaryPrimitives.WriteInt64LittleEndian(file, header.Length);
         header.CopyTo(file, 8);
         data.CopyTo(file, 8 + header.Length);
-        c.Weights = file;
+        return file;
     }
 }
