@@ -38,11 +38,11 @@ public static class BbcuGuard
     }
 
     /// <summary>
-    /// Kernel entry check: every size positive (or, where <paramref name="allowZero"/>, non-negative). Kernels
+    /// Kernel entry check (allocation-free: a params span): every size positive (or, where <paramref name="allowZero"/>, non-negative). Kernels
     /// are public only for generated code, but they use pointers, so direct misuse must throw rather than
     /// read or write out of bounds; products are formed in 64 bits so that no size can wrap.
     /// </summary>
-    internal static void Sizes(string kernel, bool allowZero, params (string Name, long Value)[] sizes)
+    internal static void Sizes(string kernel, bool allowZero, params ReadOnlySpan<(string Name, long Value)> sizes)
     {
         foreach (var (name, value) in sizes)
         {
