@@ -166,11 +166,6 @@ public sealed class ConsumerBuildTests
     }
 }
 
-public sealed record BuildResult(int ExitCode, string Output, TimeSpan Elapsed)
-{
-    public string[] Lines { get; } = Output.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
-}
-
 /// <summary>A consumer console project in a temp folder, built and run with the real SDK.</summary>
 internal sealed class ConsumerProject : IDisposable
 {

@@ -63,6 +63,13 @@ public sealed class PackageTests
             Assert.Equal("MIT", meta.Element(ns + "license")!.Value);
             Assert.False(string.IsNullOrWhiteSpace(meta.Element(ns + "description")!.Value));
             Assert.Empty(meta.Descendants(ns + "dependency")); // everything travels inside the package
+            // The packed analyzer loads in the oldest supported compiler (Roslyn 5.0, SDK 10.0.1xx).
+            using (var analyzer = new MemoryStream())
+            {
+                using (Stream s = zip.GetEntry("analyzers/dotnet/cs/Bbcu.Generator.dll")!.Open()) s.CopyTo(analyzer);
+                analyzer.Position = 0;
+                AnalyzerReferences.AssertLoadsInRoslynFloor(analyzer, "the packed analyzers/dotnet/cs/Bbcu.Generator.dll");
+            }
         }
         string version = Path.GetFileNameWithoutExtension(nupkg)["BbcuCompiler.".Length..];
 

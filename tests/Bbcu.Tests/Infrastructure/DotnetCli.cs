@@ -7,6 +7,12 @@ using System.Text;
 
 namespace Bbcu.Tests.Infrastructure;
 
+/// <summary>What a child <c>dotnet</c> process did: its exit code, its merged output and how long it ran.</summary>
+public sealed record BuildResult(int ExitCode, string Output, TimeSpan Elapsed)
+{
+    public string[] Lines { get; } = Output.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+}
+
 /// <summary>Runs <c>dotnet</c> (build, pack, new, a built program) as a child process and collects its output.</summary>
 internal static class DotnetCli
 {
