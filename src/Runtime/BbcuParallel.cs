@@ -69,12 +69,24 @@ internal static unsafe class BbcuParallel
         }
     }
 
-    private static void RunChunks(Job* job)
+    private static int RunChunks(Job* job)
     {
-        int i;
+        int i, ran = 0;
         while ((i = Interlocked.Increment(ref job->Next) - 1) < job->Chunks)
+        {
             job->Body(job->State, (int)((long)job->Count * i / job->Chunks), (int)((long)job->Count * (i + 1) / job->Chunks));
+            ran++;
+        }
+        return ran;
     }
+
+    private static long _workerChunks;
+
+    /// <summary>
+    /// Chunks run on worker threads since the process started (one atomic add per worker per call), so
+    /// that tests can tell a multi-threaded run from one that quietly ran on the caller's thread alone.
+    /// </summary>
+    internal static long WorkerChunks => Volatile.Read(ref _workerChunks);
 
     /// <summary>
     /// Starts the worker threads now rather than on the first parallel call, so that every call after
@@ -139,7 +151,8 @@ internal static unsafe class BbcuParallel
                 _go.WaitOne();
                 try
                 {
-                    RunChunks(_job);
+                    int ran = RunChunks(_job);
+                    if (ran > 0) Interlocked.Add(ref _workerChunks, ran);
                 }
                 catch (Exception e)
                 {

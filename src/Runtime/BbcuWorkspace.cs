@@ -71,6 +71,19 @@ public sealed class BbcuWorkspace
     [EditorBrowsable(EditorBrowsableState.Never)]
     public void ReportTile(int done, int total) => TileCompleted?.Invoke(done, total);
 
+    /// <summary>
+    /// Called on the calling thread after each layer of a pass with the layers finished in that pass and
+    /// the model's layer count; <see langword="null"/> (the default) for none. An image that fits the
+    /// workspace is one pass; a larger one runs a pass per tile (each tile's last layer is followed by
+    /// <see cref="TileCompleted"/>). The cancellation token is checked before every layer, so cancelling
+    /// from this callback stops the run before the next layer starts.
+    /// </summary>
+    public Action<int, int>? LayerCompleted { get; set; }
+
+    /// <summary>Reports a finished layer to <see cref="LayerCompleted"/> (generated code only).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void ReportLayer(int done, int total) => LayerCompleted?.Invoke(done, total);
+
     /// <summary>Width the workspace was created for.</summary>
     public int Width { get; }
 

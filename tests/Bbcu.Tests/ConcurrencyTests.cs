@@ -30,18 +30,21 @@ public sealed class ConcurrencyTests : IClassFixture<ConcurrencyTests.Compiled>
             MethodInfo m = Type.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(int), typeof(int), typeof(Span<float>), typeof(BbcuWorkspace), typeof(CancellationToken) })!;
             RunCancellable = m.CreateDelegate<RunCancellableDelegate>();
             Halo = GeneratorHarness.Constant<int>(Type, "Halo");
+            LayerCount = GeneratorHarness.Constant<int>(Type, "LayerCount");
         }
 
         public Type Type { get; }
         public RunWorkspaceDelegate Run { get; }
         public RunCancellableDelegate RunCancellable { get; }
         public int Halo { get; }
+        public int LayerCount { get; }
 
         public BbcuWorkspace CreateWorkspace(int w, int h) => (BbcuWorkspace)Type.GetMethod("CreateWorkspace")!.Invoke(null, new object[] { w, h })!;
     }
 
     private const int Channels = 3, Scale = 3;
     private readonly Compiled _m;
+    private int LayerCount => _m.LayerCount;
     private readonly ITestOutputHelper _out;
 
     public ConcurrencyTests(Compiled compiled, ITestOutputHelper output)
@@ -83,7 +86,7 @@ public sealed class ConcurrencyTests : IClassFixture<ConcurrencyTests.Compiled>
             for (int rep = 0; rep < 3; rep++) _m.Run(inputs[i], j.W, j.H, o, ws);
             results[i] = o;
         });
-        for (int i = 0; i < jobs.Length; i++) Assert.True(expected[i].AsSpan().SequenceEqual(results[i]), $"job {i} {jobs[i]} differs from one thread");
+        for (int i = 0; i < jobs.Length; i++) FloatAssert.SameBits(expected[i], results[i], $"job {i} {jobs[i]} vs one thread");
     }
 
     [Fact]
@@ -111,7 +114,7 @@ public sealed class ConcurrencyTests : IClassFixture<ConcurrencyTests.Compiled>
         ws.TileCompleted = null;
         var again = new float[expected.Length];
         _m.Run(input, w, h, again, ws);
-        Assert.True(expected.AsSpan().SequenceEqual(again), "the reused workspace gave different bits after a cancelled run");
+        FloatAssert.SameBits(expected, again, "the reused workspace after a cancelled run");
     }
 
     [Fact]
@@ -122,12 +125,47 @@ public sealed class ConcurrencyTests : IClassFixture<ConcurrencyTests.Compiled>
         var ws = _m.CreateWorkspace(w, h);
         var output = new float[input.Length * Scale * Scale];
         Array.Fill(output, 42f);
+        int layers = 0;
+        ws.LayerCompleted = (_, _) => layers++;
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => _m.RunCancellable(input, w, h, output, ws, cts.Token));
-        Assert.All(output, v => Assert.Equal(42f, v)); // nothing ran
+        Assert.Equal(0, layers); // not one layer ran
+        Assert.All(output, v => Assert.Equal(42f, v)); // nothing was written
         _m.Run(input, w, h, output, ws); // not left "in use"
-        Assert.True(Reference(input, w, h).AsSpan().SequenceEqual(output));
+        Assert.Equal(LayerCount, layers);
+        FloatAssert.SameBits(Reference(input, w, h), output, "the workspace after a pre-cancelled call");
+    }
+
+    /// <summary>
+    /// A cancel that arrives while layer i runs (here: at its end, from the per-layer hook) stops the run
+    /// before layer i + 1: the token is checked before every layer, not only at the end. Tried for every i.
+    /// </summary>
+    [Fact]
+    public void CancellingDuringALayerStopsBeforeTheNextOne()
+    {
+        int w = 15, h = 11;
+        var input = Image(w, h, 11);
+        float[] expected = Reference(input, w, h);
+        var ws = _m.CreateWorkspace(w, h);
+        Assert.True(LayerCount >= 3, "the model needs a few layers for this test");
+        for (int stopAfter = 1; stopAfter < LayerCount; stopAfter++)
+        {
+            using var cts = new CancellationTokenSource();
+            var seen = new List<(int Done, int Total)>();
+            ws.LayerCompleted = (done, total) =>
+            {
+                seen.Add((done, total));
+                if (done == stopAfter) cts.Cancel();
+            };
+            var output = new float[expected.Length];
+            Assert.ThrowsAny<OperationCanceledException>(() => _m.RunCancellable(input, w, h, output, ws, cts.Token));
+            Assert.Equal(Enumerable.Range(1, stopAfter).Select(i => (i, LayerCount)), seen);
+        }
+        ws.LayerCompleted = null;
+        var again = new float[expected.Length];
+        _m.Run(input, w, h, again, ws);
+        FloatAssert.SameBits(expected, again, "the workspace after cancelled runs");
     }
 
     [Fact]
@@ -140,19 +178,24 @@ public sealed class ConcurrencyTests : IClassFixture<ConcurrencyTests.Compiled>
         ws.DegreeOfParallelism = 1;
         var output = new float[input.Length * Scale * Scale];
         using var cts = new CancellationTokenSource();
-        using var firstTileOrLayer = new ManualResetEventSlim();
-        var task = Task.Run(() =>
+        using var firstLayer = new ManualResetEventSlim();
+        int layersDone = 0;
+        ws.LayerCompleted = (done, _) =>
         {
-            firstTileOrLayer.Set();
-            _m.RunCancellable(input, w, h, output, ws, cts.Token);
-        });
-        firstTileOrLayer.Wait();
-        cts.Cancel();
+            Volatile.Write(ref layersDone, done);
+            if (done == 1) firstLayer.Set();
+        };
+        var task = Task.Run(() => _m.RunCancellable(input, w, h, output, ws, cts.Token));
+        firstLayer.Wait();
+        cts.Cancel(); // while the second layer runs
         var e = Assert.ThrowsAny<OperationCanceledException>(() => task.GetAwaiter().GetResult());
         Assert.Equal(cts.Token, e.CancellationToken);
+        _out.WriteLine($"cancelled after layer 1; {layersDone} of {LayerCount} layers ran");
+        Assert.InRange(Volatile.Read(ref layersDone), 1, LayerCount - 1);
+        ws.LayerCompleted = null;
         var small = Image(10, 8, 10);
         var o = new float[small.Length * Scale * Scale];
         _m.Run(small, 10, 8, o, ws);
-        Assert.True(Reference(small, 10, 8).AsSpan().SequenceEqual(o));
+        FloatAssert.SameBits(Reference(small, 10, 8), o, "the workspace after a cancelled run");
     }
 }

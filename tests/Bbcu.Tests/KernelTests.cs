@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Bbcu.Tests.Infrastructure;
 using Xunit;
 
 namespace Bbcu.Tests;
@@ -83,14 +84,14 @@ public sealed class KernelTests
         var y = new float[cout * plane];
         BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, anyZero ? mask : default, anyZero ? counts : default,
             ones, zeros, default, default, default, y);
-        Assert.Equal(expected, y);
+        FloatAssert.SameBits(expected, y, $"Conv3x3 {cin}→{cout} {width}×{height} vs the reference sums");
 
         // Any split into row bands gives the same bits.
         var banded = new float[y.Length];
         for (int r0 = 0; r0 < height; r0 += 2)
             BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, anyZero ? mask : default, anyZero ? counts : default,
                 ones, zeros, default, default, default, banded, r0, Math.Min(height, r0 + 2));
-        Assert.Equal(y, banded);
+        FloatAssert.SameBits(y, banded, "Conv3x3 in row bands of 2 vs one call");
     }
 
     [Fact]
@@ -154,8 +155,8 @@ public sealed class KernelTests
             for (int r0 = 0; r0 < height; r0 += band)
                 BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, default, default, ones, zeros, default, default, residual,
                     fusedY, r0, Math.Min(height, r0 + band), nextThresholds: next, nextPacked: fusedPacked, nextKinds: fusedKinds);
-            Assert.Equal(y, fusedY);
-            Assert.Equal(expectedPacked, fusedPacked);
+            FloatAssert.SameBits(y, fusedY, $"output with the fused pack, bands of {band}");
+            FloatAssert.SameBits(expectedPacked, fusedPacked, $"fused pack, bands of {band}, vs SignPack");
             Assert.Equal(expectedKinds, fusedKinds);
         }
     }
@@ -205,7 +206,7 @@ public sealed class KernelTests
         {
             var inPlace = (float[])residual.Clone();
             BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, default, default, alpha, shift, slopes, default, inPlace, inPlace, degree: degree);
-            Assert.Equal(expected, inPlace);
+            FloatAssert.SameBits(expected, inPlace, $"in place on {degree} thread(s) vs separate buffers");
         }
     }
 }

@@ -296,7 +296,7 @@ internal sealed class ModelEmitter
                 ScalarLayer => $"{x}, {y}, degree",
                 _ => $"{x}, {y}, {plane}, degree",
             };
-            Line($"cancellationToken.ThrowIfCancellationRequested(); {MethodName(i)}({call});");
+            Line($"cancellationToken.ThrowIfCancellationRequested(); {MethodName(i)}({call}); workspace.ReportLayer({i + 1}, LayerCount);");
         }
     }
 

@@ -132,11 +132,11 @@ namespace TestModels
             Span<float> v1 = floats.Slice(0 * plane, 16 * plane); // 'h1'
             Span<float> v2 = floats.Slice(0 * plane, 16 * plane); // 'h2'
             Span<float> v3 = floats.Slice(16 * plane, 1 * plane); // 'noise/s'
-            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v0, v1, packed0, kinds0, packed1, kinds1, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, packed1, kinds1, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer03(v2, v3, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer04(input, v3, output, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree); workspace.ReportLayer(1, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v0, v1, packed0, kinds0, packed1, kinds1, width, height, degree); workspace.ReportLayer(2, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, packed1, kinds1, width, height, degree); workspace.ReportLayer(3, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer03(v2, v3, width, height, degree); workspace.ReportLayer(4, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer04(input, v3, output, degree); workspace.ReportLayer(5, LayerCount);
         }
 
         /// <summary>

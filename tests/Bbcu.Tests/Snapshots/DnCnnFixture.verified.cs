@@ -129,10 +129,10 @@ namespace TestModels
             Span<float> v0 = floats.Slice(0 * plane, 8 * plane); // 'h0'
             Span<float> v1 = floats.Slice(0 * plane, 8 * plane); // 'h1'
             Span<float> v2 = floats.Slice(8 * plane, 1 * plane); // 'noise/s'
-            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v0, v1, packed0, kinds0, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer03(input, v2, output, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree); workspace.ReportLayer(1, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v0, v1, packed0, kinds0, width, height, degree); workspace.ReportLayer(2, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, width, height, degree); workspace.ReportLayer(3, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer03(input, v2, output, degree); workspace.ReportLayer(4, LayerCount);
         }
 
         /// <summary>

@@ -130,11 +130,11 @@ namespace TestModels
             Span<float> v1 = floats.Slice(3 * plane, 3 * plane); // 'b'
             Span<float> v2 = floats.Slice(0 * plane, 3 * plane); // 'r'
             Span<float> v3 = floats.Slice(6 * plane, 3 * plane); // 's'
-            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v1, packed0, kinds0, width, height, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, plane, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer03(v2, v1, v3, degree);
-            cancellationToken.ThrowIfCancellationRequested(); Layer04(v3, output, width, height, degree);
+            cancellationToken.ThrowIfCancellationRequested(); Layer00(input, v0, width, height, degree); workspace.ReportLayer(1, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer01(v0, v1, packed0, kinds0, width, height, degree); workspace.ReportLayer(2, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer02(v1, v2, plane, degree); workspace.ReportLayer(3, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer03(v2, v1, v3, degree); workspace.ReportLayer(4, LayerCount);
+            cancellationToken.ThrowIfCancellationRequested(); Layer04(v3, output, width, height, degree); workspace.ReportLayer(5, LayerCount);
         }
 
         /// <summary>

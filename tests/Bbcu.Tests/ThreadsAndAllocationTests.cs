@@ -1,0 +1,139 @@
+using System;
+using System.Linq;
+using Bbcu.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Bbcu.Tests;
+
+/// <summary>
+/// Thread counts and allocations, measured so that they can see what they claim: every run that is
+/// meant to be parallel must have run chunks on the worker pool (<c>BbcuParallel.WorkerChunks</c>), and
+/// "allocates nothing" is counted over the whole process (<c>GC.GetTotalAllocatedBytes(true)</c>), worker
+/// threads included. Runs alone (<see cref="Serial"/>) so that no other test holds the pool or allocates.
+/// On a one-processor machine the pool has no workers: set <c>DOTNET_PROCESSOR_COUNT=2</c> (.ci/run does).
+/// </summary>
+[Collection(Serial.Name)]
+public sealed class ThreadsAndAllocationTests
+{
+    private readonly ITestOutputHelper _out;
+
+    public ThreadsAndAllocationTests(ITestOutputHelper output) => _out = output;
+
+    private sealed record Compiled(Type Type, RunWorkspaceDelegate Run, int Cin, int Cout, int Scale)
+    {
+        public static Compiled Load(string fixture)
+        {
+            Type t = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", fixture)).LoadModel();
+            return new Compiled(t, GeneratorHarness.GetRunWorkspace(t), GeneratorHarness.Constant<int>(t, "InputChannels"),
+                GeneratorHarness.Constant<int>(t, "OutputChannels"), GeneratorHarness.Constant<int>(t, "Scale"));
+        }
+
+        public BbcuWorkspace Workspace(int w, int h) => (BbcuWorkspace)Type.GetMethod("CreateWorkspace")!.Invoke(null, new object[] { w, h })!;
+
+        public float[] Input(int w, int h, int seed)
+        {
+            var rng = new Random(seed);
+            return Enumerable.Range(0, Cin * w * h).Select(_ => (float)(rng.NextDouble() * 1.5 - 0.25)).ToArray();
+        }
+
+        public float[] Output(int w, int h) => new float[Cout * w * h * Scale * Scale];
+    }
+
+    /// <summary>Runs <paramref name="run"/> and fails unless some of its work ran on a worker thread.</summary>
+    public static long AssertWorkersRan(Action run, string what)
+    {
+        long before = BbcuParallel.WorkerChunks;
+        run();
+        long chunks = BbcuParallel.WorkerChunks - before;
+        Assert.True(chunks > 0, $"{what}: no chunk ran on a worker thread (ProcessorCount = {Environment.ProcessorCount}; " +
+                                "on one processor set DOTNET_PROCESSOR_COUNT=2), so this compared one thread with one thread");
+        return chunks;
+    }
+
+    /// <summary>
+    /// Every layer kind splits its work over threads (rows, channels or element chunks); the bits must
+    /// not depend on the thread count. Sizes are large enough that every kernel really splits (the
+    /// element-wise ops hand out chunks of 16 384 values).
+    /// </summary>
+    [Theory]
+    [InlineData("dncnn_c3_nc16_nb6", 64, 48)]
+    [InlineData("bbcum_x3", 61, 47)]
+    [InlineData("bbcul_x2", 70, 40)]
+    [InlineData("unit_h", 90, 64)]
+    [InlineData("unit_v1", 90, 64)]
+    [InlineData("unit_u2", 90, 64)]
+    public void EveryThreadCountGivesTheSameBits(string fixture, int width, int height)
+    {
+        var m = Compiled.Load(fixture);
+        BbcuWorkspace ws = m.Workspace(width, height);
+        float[] input = m.Input(width, height, width + height);
+        ws.DegreeOfParallelism = 1;
+        float[] expected = m.Output(width, height);
+        long before = BbcuParallel.WorkerChunks;
+        m.Run(input, width, height, expected, ws);
+        Assert.Equal(before, BbcuParallel.WorkerChunks); // one thread means the caller's thread alone
+        foreach (int degree in new[] { 2, 3, 7 })
+        {
+            ws.DegreeOfParallelism = degree;
+            float[] o = m.Output(width, height);
+            long chunks = AssertWorkersRan(() => m.Run(input, width, height, o, ws), $"{fixture} on {degree} threads");
+            _out.WriteLine($"{fixture} {width}×{height}, {degree} threads: {chunks} chunks on workers");
+            FloatAssert.SameBits(expected, o, $"{fixture} {width}×{height} on {degree} threads vs 1");
+        }
+    }
+
+    /// <summary>After one warm-up call, a call with a workspace allocates 0 bytes in the whole process, on 1 and 2 threads.</summary>
+    [Theory]
+    [InlineData("dncnn_c3_nc16_nb6", 1)]
+    [InlineData("dncnn_c3_nc16_nb6", 2)]
+    [InlineData("bbcum_x3", 2)]
+    public void WorkspaceRunsAllocateNothingProcessWide(string fixture, int degree)
+    {
+        var m = Compiled.Load(fixture);
+        int w = 48, h = 40;
+        BbcuWorkspace ws = m.Workspace(w, h);
+        ws.DegreeOfParallelism = degree;
+        float[] input = m.Input(w, h, 5), output = m.Output(w, h);
+        m.Run(input, w, h, output, ws);
+        // Anything else in the process (the test runner's own threads) could allocate in a window too, so
+        // a window is measured up to three times; an allocation per call shows in every window.
+        long[] windows = new long[3];
+        long chunks = 0;
+        for (int attempt = 0; attempt < windows.Length; attempt++)
+        {
+            long chunksBefore = BbcuParallel.WorkerChunks;
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 5; i++) m.Run(input, w, h, output, ws);
+            windows[attempt] = GC.GetTotalAllocatedBytes(precise: true) - before;
+            chunks += BbcuParallel.WorkerChunks - chunksBefore;
+            if (windows[attempt] == 0) break;
+        }
+        _out.WriteLine($"{fixture} {w}×{h}, {degree} thread(s): allocated per 5 calls {string.Join(", ", windows)} B; {chunks} chunks on workers");
+        Assert.Contains(0L, windows);
+        if (degree > 1) Assert.True(chunks > 0, $"{fixture}: the {degree}-thread runs never used a worker (ProcessorCount = {Environment.ProcessorCount})");
+        else Assert.Equal(0, chunks);
+    }
+
+    /// <summary>The plain <c>Run</c> allocates its workspace (the buffers plus object and array headers) and nothing else, process-wide.</summary>
+    [Fact]
+    public void RunAllocatesOneWorkspaceAndNothingElse()
+    {
+        var m = Compiled.Load("dncnn_c3_nc16_nb6");
+        RunDelegate run = GeneratorHarness.GetRun(m.Type);
+        int w = 17, h = 11;
+        float[] input = m.Input(w, h, 2), output = m.Output(w, h);
+        run(input, w, h, output);
+        long workspace = (long)m.Type.GetMethod("WorkspaceBytes")!.Invoke(null, new object[] { w, h })!;
+        long[] windows = new long[3];
+        for (int attempt = 0; attempt < windows.Length; attempt++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            run(input, w, h, output);
+            windows[attempt] = GC.GetTotalAllocatedBytes(precise: true) - before;
+            if (windows[attempt] >= workspace && windows[attempt] <= workspace + 256) break;
+        }
+        _out.WriteLine($"workspace {workspace} B; allocated per call {string.Join(", ", windows)} B");
+        Assert.Contains(windows, a => a >= workspace && a <= workspace + 256);
+    }
+}
