@@ -390,6 +390,8 @@ class BBCUM(nn.Module):
 
 
 UNIT_VARIANTS = ("v1", "v2", "v3", "v4", "h", "u", "t")
+UNIT_KERNELS = (1, 3, 5, 7, 9, 11)  # conv_first / conv_last of UnitNet: the odd sizes the format accepts
+UNIT_HEAD_ACTS = ("lrelu", "prelu", "prelu1")
 
 
 class UnitNet(nn.Module):
@@ -402,16 +404,38 @@ class UnitNet(nn.Module):
       t:              y = unit(lrelu(conv_first(x')), x')          unit: BBCU-T num_feat -> num_out_ch
     out = y / k.  v1 and v2 are the ablation variants without residual alignment
     (k = 1); v3 is the v2 unit with k > 1.
+
+    Optional (the defaults give the network above, with the same state_dict):
+    ``head_kernel`` / ``tail_kernel`` the odd kernel size (1..11, padding k//2) of
+    ``conv_first`` / ``conv_last`` (default 3); ``head_act`` the activation after
+    ``conv_first``: "lrelu" (LeakyReLU 0.1, default), "prelu" (``nn.PReLU(num_feat)``,
+    one slope per channel) or "prelu1" (``nn.PReLU(1)``, one shared slope), as the
+    module ``head_act`` (key ``head_act.weight``).  ``h`` has no ``conv_first`` and
+    ``t`` no ``conv_last``: the corresponding options must keep their defaults.
     """
 
-    def __init__(self, variant="v4", num_in_ch=3, num_out_ch=3, num_feat=16, upscale=2, k=130.):
+    def __init__(self, variant="v4", num_in_ch=3, num_out_ch=3, num_feat=16, upscale=2, k=130.,
+                 head_kernel=3, tail_kernel=3, head_act="lrelu"):
         super().__init__()
         if variant not in UNIT_VARIANTS:
             raise ValueError("UnitNet: unknown variant %r" % (variant,))
+        for name, ks in (("head_kernel", head_kernel), ("tail_kernel", tail_kernel)):
+            if ks not in UNIT_KERNELS:
+                raise ValueError("UnitNet: %s must be an odd integer from 1 to 11, got %r" % (name, ks))
+        if head_act not in UNIT_HEAD_ACTS:
+            raise ValueError("UnitNet: head_act must be one of %s, got %r" % ("|".join(UNIT_HEAD_ACTS), head_act))
+        if variant == "h" and (head_kernel != 3 or head_act != "lrelu"):
+            raise ValueError("UnitNet(h): no conv_first, so head_kernel and head_act must keep their defaults")
+        if variant == "t" and tail_kernel != 3:
+            raise ValueError("UnitNet(t): no conv_last, so tail_kernel must keep its default")
         self.variant = variant
         self.k = k
         if variant != "h":
-            self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+            self.conv_first = nn.Conv2d(num_in_ch, num_feat, head_kernel, 1, head_kernel // 2)
+            if head_act == "prelu":
+                self.head_act = nn.PReLU(num_feat)
+            elif head_act == "prelu1":
+                self.head_act = nn.PReLU(1)
         if variant == "v1":
             self.unit = BinaryUnitV1(num_feat, num_feat, 3)
         elif variant == "v2":
@@ -429,17 +453,21 @@ class UnitNet(nn.Module):
                 raise ValueError("UnitNet(t): BBCU-T adds the input image, so num_out_ch must equal num_in_ch")
             self.unit = BinaryTailConv2d(num_feat, num_out_ch, 3)
         if variant != "t":
-            self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+            self.conv_last = nn.Conv2d(num_feat, num_out_ch, tail_kernel, 1, tail_kernel // 2)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1)
+
+    def _head(self, x):
+        f = self.conv_first(x)
+        return self.head_act(f) if hasattr(self, "head_act") else self.lrelu(f)
 
     def forward(self, x):
         x = x * self.k
         if self.variant == "h":
             y = self.conv_last(self.unit(x))
         elif self.variant == "t":
-            y = self.unit(self.lrelu(self.conv_first(x)), x)
+            y = self.unit(self._head(x), x)
         else:
-            y = self.conv_last(self.unit(self.lrelu(self.conv_first(x))))
+            y = self.conv_last(self.unit(self._head(x)))
         return y / self.k
 
 
@@ -617,7 +645,11 @@ def unit_graph(args):
     v, k, nf = args["variant"], json_number(args["k"]), args["num_feat"]
     nodes = [_node("mul", ["x"], "x_amp", props=[("scalar", k)])]
     if v != "h":
-        nodes += [_conv_node("conv_first", "x_amp", "first", True), _lrelu_node("first", "feat")]
+        nodes.append(_conv_node("conv_first", "x_amp", "first", True))
+        if args.get("head_act", "lrelu") == "lrelu":
+            nodes.append(_lrelu_node("first", "feat"))
+        else:  # prelu (slope [num_feat]) or prelu1 (one shared slope [1])
+            nodes.append(_node("prelu", ["first"], "feat", "head_act", [("slope", "head_act.weight")]))
     if v == "v1":
         nodes += _unit_v1_nodes("unit", "feat", "u")
     elif v in ("v2", "v3"):
@@ -683,6 +715,22 @@ def _variant(name, text):
     return text
 
 
+def _kernel(name, text):
+    try:
+        v = int(text, 10)
+    except (TypeError, ValueError):
+        raise ValueError("--arg %s=%s: expected an integer" % (name, text))
+    if v not in UNIT_KERNELS:
+        raise ValueError("--arg %s=%s: must be an odd kernel size from 1 to 11" % (name, text))
+    return v
+
+
+def _head_act(name, text):
+    if text not in UNIT_HEAD_ACTS:
+        raise ValueError("--arg %s=%s: must be one of %s" % (name, text, "|".join(UNIT_HEAD_ACTS)))
+    return text
+
+
 class ArchSpec:
     """One exportable architecture.
 
@@ -694,9 +742,10 @@ class ArchSpec:
     ignored      args accepted on the command line and dropped (e.g. act_mode)
     build        function(**args) -> nn.Module (float32, eval mode)
     graph        function(args) -> {"inputs", "outputs", "nodes"}
+    optional     args written to the graph's source.args only when not at their default
     """
 
-    def __init__(self, name, model_name, description, defaults, parsers, ignored, build, graph):
+    def __init__(self, name, model_name, description, defaults, parsers, ignored, build, graph, optional=()):
         self.name = name
         self.model_name = model_name
         self.description = description
@@ -705,6 +754,14 @@ class ArchSpec:
         self.ignored = tuple(ignored)
         self.build = build
         self.graph = graph
+        self.optional = tuple(optional)
+
+    def source_args(self, args):
+        """The args recorded in the graph's source.args: all of them, except the
+        ``optional`` ones (later additions) where they keep their default, so that
+        graphs exported before those options existed stay byte-identical."""
+        return collections.OrderedDict((k, v) for k, v in args.items()
+                                       if not (k in self.optional and v == self.defaults[k]))
 
     def resolve_args(self, overrides):
         """Defaults updated with overrides {name: text}; raises ValueError on unknown names."""
@@ -803,21 +860,29 @@ class _UnitSpec(ArchSpec):
                              "num_in_ch=%d" % (args["num_out_ch"], args["num_in_ch"]))
         if v == "u" and args["upscale"] not in (2, 3):
             raise ValueError("--arg upscale=%d: a BBCU-U unit upsamples by 2 or 3" % args["upscale"])
+        if v == "h" and (args["head_kernel"] != 3 or args["head_act"] != "lrelu"):
+            raise ValueError("--arg head_kernel/head_act: variant h has no conv_first (its unit reads k*x), "
+                             "so they must keep their defaults (3, lrelu)")
+        if v == "t" and args["tail_kernel"] != 3:
+            raise ValueError("--arg tail_kernel=%d: variant t has no conv_last, so it must keep its default 3"
+                             % args["tail_kernel"])
 
 
 def _unit_spec():
     defaults = [("variant", "v4"), ("num_in_ch", 3), ("num_out_ch", 3), ("num_feat", 16),
-                ("upscale", 2), ("k", None)]
+                ("upscale", 2), ("k", None), ("head_kernel", 3), ("tail_kernel", 3), ("head_act", "lrelu")]
     parsers = {"variant": _variant, "num_in_ch": _positive_int, "num_out_ch": _positive_int,
-               "num_feat": _positive_int, "upscale": _upscale, "k": _positive_float}
+               "num_feat": _positive_int, "upscale": _upscale, "k": _positive_float,
+               "head_kernel": _kernel, "tail_kernel": _kernel, "head_act": _head_act}
 
-    def build(variant, num_in_ch, num_out_ch, num_feat, upscale, k):
+    def build(variant, num_in_ch, num_out_ch, num_feat, upscale, k, head_kernel, tail_kernel, head_act):
         return UnitNet(variant=variant, num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat,
-                       upscale=upscale, k=k)
+                       upscale=upscale, k=k, head_kernel=head_kernel, tail_kernel=tail_kernel, head_act=head_act)
 
     return _UnitSpec("unit", "bbcu_unit_test",
                      "Testing network: one BBCU unit (variant v1|v2|v3|v4|h|u|t) in a tiny network",
-                     defaults, parsers, (), build, unit_graph)
+                     defaults, parsers, (), build, unit_graph,
+                     optional=("head_kernel", "tail_kernel", "head_act"))
 
 
 ARCHS = collections.OrderedDict()

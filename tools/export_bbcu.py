@@ -15,7 +15,8 @@ PREFIX.safetensors (all tensors the graph references, float32, in graph order).
   bbcul   num_in_ch=3 num_out_ch=3 num_feat=64 num_block=16 upscale=4 k=130
   bbcum   num_in_ch=3 num_out_ch=3 num_feat=64 num_block=16 upscale=4 k=130
   unit    (testing) variant=v1|v2|v3|v4|h|u|t num_in_ch=3 num_out_ch=3 num_feat=16
-          upscale=2 k (1 for v1/v2, else 130)
+          upscale=2 k (1 for v1/v2, else 130) head_kernel=3 tail_kernel=3 (odd, 1..11)
+          head_act=lrelu|prelu|prelu1
 BatchNorm's num_batches_tracked buffer is accepted in a checkpoint and ignored.
 
 The checkpoint is a .safetensors file, or anything torch.load reads: a bare
@@ -155,7 +156,8 @@ def export(arch, checkpoint, overrides, out_prefix):
         ("exporter", EXPORTER),
         ("arch", arch),
         ("args", collections.OrderedDict(
-            (k, bbcu_torch.json_number(v) if isinstance(v, float) else v) for k, v in args.items())),
+            (k, bbcu_torch.json_number(v) if isinstance(v, float) else v)
+            for k, v in spec.source_args(args).items())),
         ("checkpoint", os.path.basename(checkpoint)),
         ("checkpoint_container", container),
     ])
@@ -197,7 +199,7 @@ def main(argv=None):
                    help="constructor argument (the authors' names): dncnn/dncnn3: in_nc, out_nc, nc, nb, k "
                         "(act_mode accepted, ignored); bbcul/bbcum: num_in_ch, num_out_ch, num_feat, "
                         "num_block, upscale, k; unit (testing): variant, num_in_ch, num_out_ch, num_feat, "
-                        "upscale, k")
+                        "upscale, k, head_kernel, tail_kernel, head_act")
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.json and PREFIX.safetensors")
     ns = p.parse_args(argv)
     try:

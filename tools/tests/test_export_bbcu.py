@@ -190,10 +190,10 @@ def check_graph(doc, tensors):
                 c = w.shape[0]
             elif op == "rprelu":
                 assert tensors[n["bias0"]].shape == (1, c, 1, 1)
-                assert tensors[n["slope"]].shape == (c,)
+                assert tensors[n["slope"]].shape in ((c,), (1,))  # [1]: one shared slope
                 assert tensors[n["bias1"]].shape == (1, c, 1, 1)
             elif op == "prelu":
-                assert tensors[n["slope"]].shape == (c,)
+                assert tensors[n["slope"]].shape in ((c,), (1,))
             elif op == "batch_norm":
                 for attr in ("weight", "bias", "running_mean", "running_var"):
                     assert tensors[n[attr]].shape == (c,), (n, attr)
@@ -369,7 +369,7 @@ def random_module_generic(arch, seed, **args):
         for name, p in list(m.named_parameters()) + list(m.named_buffers()):
             if name.endswith("num_batches_tracked"):
                 p.fill_(7)
-            elif "pr_prelu" in name:
+            elif "pr_prelu" in name or name == "head_act.weight":  # RPReLU / PReLU slopes
                 p.copy_(0.05 + 0.45 * torch.rand(p.shape, generator=g))
             elif name.endswith("binary_conv.weight"):
                 p.copy_(torch.randn(p.shape, generator=g))
@@ -658,7 +658,14 @@ class ExporterTest(unittest.TestCase):
                 ("unit", dict(variant="h", num_in_ch=2, num_out_ch=1, num_feat=7), (1, 2, 5, 4)),
                 ("unit", dict(variant="u", num_feat=4, upscale=2), (1, 3, 6, 9)),
                 ("unit", dict(variant="u", num_feat=4, upscale=3), (1, 3, 7, 5)),
-                ("unit", dict(variant="t", num_feat=8), (1, 3, 6, 9))]
+                ("unit", dict(variant="t", num_feat=8), (1, 3, 6, 9)),
+                # conv_first / conv_last kernels other than 3x3, PReLU after conv_first
+                ("unit", dict(variant="v4", num_feat=4, head_kernel=1, tail_kernel=5), (1, 3, 6, 9)),
+                ("unit", dict(variant="u", num_feat=4, upscale=2, head_kernel=7, tail_kernel=11, head_act="prelu"),
+                 (1, 3, 5, 4)),
+                ("unit", dict(variant="t", num_feat=4, head_kernel=9, head_act="prelu1"), (1, 3, 6, 7)),
+                ("unit", dict(variant="v2", num_feat=4, head_kernel=11, tail_kernel=7, head_act="prelu1"),
+                 (1, 3, 13, 12))]
 
     def test_interpreter_matches_module_sr_and_units(self):
         """Every new op in the numpy interpreter against the PyTorch modules (F.interpolate, PixelShuffle)."""
@@ -871,6 +878,57 @@ class ExporterTest(unittest.TestCase):
         doc = bbcu_torch.build_graph(spec, spec.resolve_args({"variant": "h"}))
         self.assertEqual([n.get("repeats") for n in doc["nodes"] if n["op"] == "channel_expand"], [5])
         self.assertEqual(doc["nodes"][1]["inputs"], ["x_amp"])
+
+    def test_unit_kernel_and_head_act_args(self):
+        """The unit wrapper's optional head_kernel, tail_kernel (odd, 1..11) and head_act (lrelu|prelu|prelu1)."""
+        spec = bbcu_torch.ARCHS["unit"]
+        for over, msg in (({"head_kernel": "4"}, "--arg head_kernel=4: must be an odd kernel size from 1 to 11"),
+                          ({"tail_kernel": "13"}, "--arg tail_kernel=13: must be an odd kernel size from 1 to 11"),
+                          ({"tail_kernel": "-1"}, "--arg tail_kernel=-1: must be an odd kernel size from 1 to 11"),
+                          ({"head_kernel": "5x5"}, "--arg head_kernel=5x5: expected an integer"),
+                          ({"head_act": "relu"}, "--arg head_act=relu: must be one of lrelu|prelu|prelu1"),
+                          ({"variant": "h", "head_kernel": "5"}, "variant h has no conv_first"),
+                          ({"variant": "h", "head_act": "prelu"}, "variant h has no conv_first"),
+                          ({"variant": "t", "tail_kernel": "5"}, "variant t has no conv_last")):
+            with self.subTest(over=over):
+                with self.assertRaises(ValueError) as cm:
+                    spec.resolve_args(over)
+                self.assertIn(msg, str(cm.exception))
+        # The defaults are the plain network: same state_dict as without the options.
+        plain = spec.expected_tensors(spec.resolve_args({"num_feat": "4"}))
+        self.assertEqual(plain["conv_first.weight"], (4, 3, 3, 3))
+        self.assertNotIn("head_act.weight", plain)
+        exp = spec.expected_tensors(spec.resolve_args({"num_feat": "4", "head_kernel": "11", "tail_kernel": "1",
+                                                       "head_act": "prelu"}))
+        self.assertEqual(exp["conv_first.weight"], (4, 3, 11, 11))
+        self.assertEqual(exp["conv_last.weight"], (3, 4, 1, 1))
+        self.assertEqual(exp["head_act.weight"], (4,))
+        self.assertEqual(list(exp)[:3], ["conv_first.weight", "conv_first.bias", "head_act.weight"])
+        exp1 = spec.expected_tensors(spec.resolve_args({"variant": "t", "head_act": "prelu1"}))
+        self.assertEqual(exp1["head_act.weight"], (1,))
+        # Graph: the prelu node replaces the leaky_relu after conv_first.
+        for act, ops in (("lrelu", ["mul", "conv2d", "leaky_relu"]), ("prelu", ["mul", "conv2d", "prelu"]),
+                         ("prelu1", ["mul", "conv2d", "prelu"])):
+            with self.subTest(head_act=act):
+                doc = bbcu_torch.build_graph(spec, spec.resolve_args({"head_act": act, "head_kernel": "5"}))
+                self.assertEqual([n["op"] for n in doc["nodes"]][:3], ops)
+                self.assertEqual(doc["nodes"][2]["output"], "feat")
+                if act != "lrelu":
+                    self.assertEqual(doc["nodes"][2]["slope"], "head_act.weight")
+                    self.assertEqual(doc["nodes"][2]["name"], "head_act")
+                self.assertEqual(schema_errors(json.loads(json.dumps(doc)), self.schema, self.schema), [])
+        # source.args lists the options only where they are not at their default (older exports keep their bytes).
+        args = dict(variant="v4", num_feat=4, head_kernel=5, head_act="prelu1")
+        m = random_module_generic("unit", 31, **args)
+        ck = self.path("ka.pth")
+        torch.save(m.state_dict(), ck)
+        doc, tensors, meta = self.export_ok("unit", ck, args, self.path("ka"))
+        self.check_export(doc, tensors, meta, "unit", state_dict_np(m))
+        self.assertEqual(doc["source"]["args"], dict(variant="v4", num_in_ch=3, num_out_ch=3, num_feat=4, upscale=2,
+                                                     k=130, head_kernel=5, head_act="prelu1"))
+        self.assertEqual(tensors["head_act.weight"].shape, (1,))
+        doc, _, _ = self.export_ok("unit", ck, dict(args, tail_kernel=3, head_kernel=5), self.path("ka3"))
+        self.assertNotIn("tail_kernel", doc["source"]["args"])
 
     # ---- schema ----------------------------------------------------------------
 
