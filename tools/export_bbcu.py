@@ -4,10 +4,11 @@
 """Export a trained BBCU checkpoint to a model graph plus a weights file.
 
     /usr/bin/python3 tools/export_bbcu.py --arch {dncnn,dncnn3,bbcul,bbcum,unit} \
-        --checkpoint FILE [--arg NAME=VALUE ...] --out PREFIX
+        --checkpoint FILE [--arg NAME=VALUE ...] [--weights-dtype {f32,f16,bf16}] --out PREFIX
 
 writes PREFIX.json (format "bbcu-model" v1, see docs/model-format.md) and
-PREFIX.safetensors (all tensors the graph references, float32, in graph order).
+PREFIX.safetensors (all tensors the graph references, in graph order, as float32,
+or with --weights-dtype as float16 / bfloat16, rounded to nearest even).
 
 --arg takes the authors' constructor names.  Defaults are the paper settings:
   dncnn   in_nc=3 out_nc=3 nc=64 nb=20 k=130   (act_mode accepted and ignored)
@@ -23,9 +24,9 @@ The checkpoint is a .safetensors file, or anything torch.load reads: a bare
 state_dict (the authors' denoising code) or a dict holding it under "params"
 (BasicSR / the authors' SR code; preferred when present) or else "params_ema".
 
-Exit status: 0 success; 2 usage error, unreadable checkpoint, or state_dict
-mismatch (every missing, unexpected and mis-shaped tensor is listed);
-3 PyTorch missing.
+Exit status: 0 success; 2 usage error, unreadable checkpoint, state_dict
+mismatch (every missing, unexpected, mis-shaped, non-float and non-finite tensor
+is listed), or a value out of the range of --weights-dtype; 3 PyTorch missing.
 """
 
 import argparse
@@ -44,6 +45,9 @@ import safetensors_io  # noqa: E402
 import torch  # noqa: E402
 
 EXPORTER = "tools/export_bbcu.py"
+
+# --weights-dtype -> safetensors dtype name
+WEIGHTS_DTYPES = collections.OrderedDict([("f32", "F32"), ("f16", "F16"), ("bf16", "BF16")])
 
 
 class ExportError(Exception):
@@ -98,7 +102,10 @@ def load_checkpoint(path):
     bad = []
     for k, v in obj.items():
         if isinstance(v, torch.Tensor):
-            out[str(k)] = v.detach().cpu().numpy()
+            v = v.detach().cpu()
+            if v.dtype == torch.bfloat16:  # numpy has no bfloat16; widening to float32 is exact
+                v = v.float()
+            out[str(k)] = v.numpy()
         else:
             bad.append(str(k))
     if bad:
@@ -139,10 +146,39 @@ def check_tensors(expected, actual, arch, args, ignored=()):
     raise ExportError("\n".join(lines))
 
 
-def export(arch, checkpoint, overrides, out_prefix):
-    """Returns (json_bytes, safetensors_bytes) after writing PREFIX.json/.safetensors."""
+def convert_weights(ordered, weights_dtype):
+    """[(key, float32 array)] -> [(key, array or safetensors_io.BF16)] in the stored dtype.
+    Rounds to nearest even; raises ExportError naming every tensor with a finite float32
+    value that overflows the narrower dtype.  Returns (converted, number of values changed)."""
+    if weights_dtype == "f32":
+        return ordered, 0
+    out, overflow, changed = [], [], 0
+    for k, a in ordered:
+        if weights_dtype == "f16":
+            with np.errstate(over="ignore"):
+                c = a.astype("<f2")
+            back = c.astype("<f4")
+        else:
+            c = safetensors_io.BF16.from_float32(a)
+            back = c.to_float32()
+        if not np.isfinite(back).all():
+            overflow.append("  out of range: %s  max |value| %.9g does not fit %s"
+                            % (k, float(np.abs(a).max()), WEIGHTS_DTYPES[weights_dtype]))
+        changed += int((back != a).sum())
+        out.append((k, c))
+    if overflow:
+        raise ExportError("--weights-dtype %s: %d tensor(s) hold values too large for %s:\n%s"
+                          % (weights_dtype, len(overflow), WEIGHTS_DTYPES[weights_dtype], "\n".join(overflow)))
+    return out, changed
+
+
+def export(arch, checkpoint, overrides, out_prefix, weights_dtype="f32"):
+    """Returns (json_bytes, safetensors_bytes) after writing PREFIX.json/.safetensors.
+    ``weights_dtype``: "f32" (default), "f16" or "bf16", the dtype the weights file stores."""
     if arch not in bbcu_torch.ARCHS:
         raise ExportError("unknown --arch %r (known: %s)" % (arch, ", ".join(bbcu_torch.ARCHS)))
+    if weights_dtype not in WEIGHTS_DTYPES:
+        raise ExportError("unknown --weights-dtype %r (known: %s)" % (weights_dtype, ", ".join(WEIGHTS_DTYPES)))
     spec = bbcu_torch.ARCHS[arch]
     try:
         args = spec.resolve_args(overrides)
@@ -161,6 +197,8 @@ def export(arch, checkpoint, overrides, out_prefix):
         ("checkpoint", os.path.basename(checkpoint)),
         ("checkpoint_container", container),
     ])
+    if weights_dtype != "f32":
+        source["weights_dtype"] = WEIGHTS_DTYPES[weights_dtype]
     doc = bbcu_torch.build_graph(spec, args, source)
     keys = bbcu_torch.graph_tensor_keys(doc)
     # The graph must use exactly the architecture's tensors (guards the graph writers).
@@ -168,6 +206,11 @@ def export(arch, checkpoint, overrides, out_prefix):
         raise ExportError("internal error: graph of %s references %s but the module has %s"
                           % (arch, sorted(set(keys) ^ set(expected)), len(expected)))
     ordered = [(k, np.ascontiguousarray(tensors[k], dtype="<f4")) for k in keys]
+    ordered, changed = convert_weights(ordered, weights_dtype)
+    if changed:
+        sys.stderr.write("export_bbcu.py: note: --weights-dtype %s rounded %d of %d weight values "
+                         "(the exported model differs slightly from the checkpoint)\n"
+                         % (weights_dtype, changed, sum(int(np.asarray(tensors[k]).size) for k in keys)))
     st_bytes = safetensors_io.serialize(
         ordered, collections.OrderedDict([("format", bbcu_torch.WEIGHTS_FORMAT_NAME), ("arch", arch)]))
     json_bytes = (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode("utf-8")
@@ -200,11 +243,14 @@ def main(argv=None):
                         "(act_mode accepted, ignored); bbcul/bbcum: num_in_ch, num_out_ch, num_feat, "
                         "num_block, upscale, k; unit (testing): variant, num_in_ch, num_out_ch, num_feat, "
                         "upscale, k, head_kernel, tail_kernel, head_act")
+    p.add_argument("--weights-dtype", default="f32", choices=list(WEIGHTS_DTYPES),
+                   help="dtype of the tensors in PREFIX.safetensors (default f32; f16 and bf16 round "
+                        "to nearest even, and the compiler widens them back to float32 exactly)")
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.json and PREFIX.safetensors")
     ns = p.parse_args(argv)
     try:
         overrides = parse_arg_list(ns.arg)
-        export(ns.arch, ns.checkpoint, overrides, ns.out)
+        export(ns.arch, ns.checkpoint, overrides, ns.out, ns.weights_dtype)
     except ExportError as e:
         sys.stderr.write("export_bbcu.py: error: %s\n" % e)
         return 2

@@ -36,6 +36,37 @@ def _bf16_to_f32(raw):
     return u.view("<f4")
 
 
+class BF16:
+    """A bfloat16 tensor to write with serialize()/save() (numpy has no bfloat16):
+    ``bits`` are the raw 16-bit patterns, the upper halves of the float32 values."""
+
+    def __init__(self, bits):
+        bits = np.asarray(bits)
+        if bits.dtype != np.uint16:
+            raise SafetensorsError("BF16 bits must be uint16, got %s" % bits.dtype)
+        self.bits = bits
+
+    @classmethod
+    def from_float32(cls, arr):
+        """Round float32 values to the nearest bfloat16 (ties to even), as PyTorch's
+        ``tensor.to(torch.bfloat16)`` does. Finite values too large for bfloat16
+        become infinite; NaN stays NaN."""
+        a = np.ascontiguousarray(arr, dtype="<f4")
+        u = a.view("<u4").astype(np.uint64)
+        rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+        nan = np.isnan(a)
+        if nan.any():
+            rounded[nan] = ((u[nan] >> 16) | 0x40).astype(np.uint16)  # keep NaN a (quiet) NaN
+        return cls(rounded.reshape(a.shape))
+
+    @property
+    def shape(self):
+        return self.bits.shape
+
+    def to_float32(self):
+        return (self.bits.astype("<u4") << 16).view("<f4")
+
+
 def parse(data):
     """Parse bytes -> (OrderedDict name -> numpy array, metadata dict or None).
 
@@ -101,8 +132,28 @@ def load(path):
         return parse(f.read())
 
 
+def header(data):
+    """The header of a safetensors file's bytes, unvalidated: OrderedDict name ->
+    {"dtype", "shape", "data_offsets"}, without "__metadata__" (parse() widens BF16,
+    so this is where a tensor's stored dtype can be read)."""
+    if len(data) < 8:
+        raise SafetensorsError("file too short for a safetensors header")
+    (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise SafetensorsError("header length %d exceeds file size %d" % (n, len(data)))
+    h = json.loads(data[8:8 + n].decode("utf-8"), object_pairs_hook=collections.OrderedDict)
+    h.pop("__metadata__", None)
+    return h
+
+
+def load_dtypes(path):
+    """OrderedDict tensor name -> stored dtype string ("F32", "F16", "BF16", ...)."""
+    with open(path, "rb") as f:
+        return collections.OrderedDict((k, v["dtype"]) for k, v in header(f.read()).items())
+
+
 def serialize(tensors, metadata=None):
-    """tensors: ordered iterable of (name, numpy array) -> bytes."""
+    """tensors: ordered iterable of (name, numpy array or BF16) -> bytes."""
     items = list(tensors.items()) if isinstance(tensors, dict) else list(tensors)
     header = collections.OrderedDict()
     if metadata is not None:
@@ -112,13 +163,18 @@ def serialize(tensors, metadata=None):
     for name, arr in items:
         if name == "__metadata__" or name in header:
             raise SafetensorsError("duplicate or reserved tensor name %r" % name)
-        arr = np.asarray(arr)
-        dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-        if dt not in _NAMES:
-            raise SafetensorsError("tensor %r: unsupported dtype %s" % (name, arr.dtype))
-        raw = np.ascontiguousarray(arr, dtype=dt).tobytes(order="C")
+        if isinstance(arr, BF16):
+            dname, shape = "BF16", arr.shape
+            raw = np.ascontiguousarray(arr.bits, dtype="<u2").tobytes(order="C")
+        else:
+            arr = np.asarray(arr)
+            dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+            if dt not in _NAMES:
+                raise SafetensorsError("tensor %r: unsupported dtype %s" % (name, arr.dtype))
+            dname, shape = _NAMES[dt], arr.shape
+            raw = np.ascontiguousarray(arr, dtype=dt).tobytes(order="C")
         header[name] = collections.OrderedDict([
-            ("dtype", _NAMES[dt]), ("shape", [int(d) for d in arr.shape]),
+            ("dtype", dname), ("shape", [int(d) for d in shape]),
             ("data_offsets", [offset, offset + len(raw)])])
         chunks.append(raw)
         offset += len(raw)

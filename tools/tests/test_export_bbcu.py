@@ -930,6 +930,98 @@ class ExporterTest(unittest.TestCase):
         doc, _, _ = self.export_ok("unit", ck, dict(args, tail_kernel=3, head_kernel=5), self.path("ka3"))
         self.assertNotIn("tail_kernel", doc["source"]["args"])
 
+    # ---- non-float tensors and weights dtypes ------------------------------------
+
+    def test_weights_dtype_f16_bf16(self):
+        """--weights-dtype f16|bf16 stores every tensor in that dtype, rounded to nearest even as PyTorch rounds."""
+        args = dict(variant="v1", num_feat=4)  # convs, unit, BatchNorm buffers
+        m = random_module_generic("unit", 41, **args)
+        sd = collections.OrderedDict((k, v) for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked"))
+        ck = self.path("wd.pth")
+        torch.save(m.state_dict(), ck)
+        f32 = self.path("wd_f32")
+        self.assertEqual(export_main(["--arch", "unit", "--checkpoint", ck] + self.arg_list(args) + ["--out", f32]), 0)
+        self.assertEqual(set(safetensors_io.load_dtypes(f32 + ".safetensors").values()), {"F32"})
+        explicit = self.path("wd_f32x")
+        self.assertEqual(export_main(["--arch", "unit", "--checkpoint", ck] + self.arg_list(args)
+                                     + ["--weights-dtype", "f32", "--out", explicit]), 0)
+        self.assertEqual(read_bytes(f32 + ".json"), read_bytes(explicit + ".json"))
+        self.assertEqual(read_bytes(f32 + ".safetensors"), read_bytes(explicit + ".safetensors"))
+        with open(f32 + ".json") as f:
+            doc32 = json.load(f, object_pairs_hook=collections.OrderedDict)
+        self.assertNotIn("weights_dtype", doc32["source"])
+        for wd, tdt, name in (("f16", torch.float16, "F16"), ("bf16", torch.bfloat16, "BF16")):
+            with self.subTest(weights_dtype=wd):
+                prefix = self.path("wd_" + wd)
+                rc, out, err = run_exporter("--arch", "unit", "--checkpoint", ck, *self.arg_list(args),
+                                            "--weights-dtype", wd, "--out", prefix)
+                self.assertEqual(rc, 0, err)
+                self.assertIn("note: --weights-dtype %s rounded" % wd, err)
+                dtypes = safetensors_io.load_dtypes(prefix + ".safetensors")
+                self.assertEqual(list(dtypes), bbcu_torch.graph_tensor_keys(doc32))
+                self.assertEqual(set(dtypes.values()), {name})
+                tensors, meta = safetensors_io.load(prefix + ".safetensors")
+                self.assertEqual(meta, {"format": "bbcu-weights", "arch": "unit"})
+                for k, v in sd.items():
+                    want = v.to(tdt).float().numpy()
+                    self.assertTrue(np.array_equal(tensors[k].astype(np.float32).view(np.uint32), want.view(np.uint32)), k)
+                with open(prefix + ".json") as f:
+                    doc = json.load(f, object_pairs_hook=collections.OrderedDict)
+                self.assertEqual(doc["source"].pop("weights_dtype"), name)
+                self.assertEqual(doc, doc32)
+                check_graph(doc, tensors)
+                # A checkpoint already in that dtype (a bfloat16 .pth too) is stored exactly, without a note.
+                ck2 = self.path("wd_%s.pth" % wd)
+                torch.save(collections.OrderedDict((k, v.to(tdt) if v.is_floating_point() else v)
+                                                   for k, v in m.state_dict().items()), ck2)
+                rc, out, err = run_exporter("--arch", "unit", "--checkpoint", ck2, *self.arg_list(args),
+                                            "--weights-dtype", wd, "--out", prefix + "_exact")
+                self.assertEqual(rc, 0, err)
+                self.assertNotIn("note:", err)
+                self.assertEqual(read_bytes(prefix + ".safetensors"), read_bytes(prefix + "_exact.safetensors"))
+                # ... and exported as F32 it holds the widened values.
+                rc, out, err = run_exporter("--arch", "unit", "--checkpoint", ck2, *self.arg_list(args),
+                                            "--out", prefix + "_widened")
+                self.assertEqual(rc, 0, err)
+                widened, _ = safetensors_io.load(prefix + "_widened.safetensors")
+                for k in sd:
+                    self.assertEqual(widened[k].dtype, np.dtype("<f4"))
+                    self.assertTrue(np.array_equal(widened[k], tensors[k].astype(np.float32)), k)
+        # A value too large for F16 is an error naming the tensor (BF16 has float32's range).
+        big = collections.OrderedDict(m.state_dict())
+        big["conv_last.bias"] = big["conv_last.bias"].clone()
+        big["conv_last.bias"][1] = 1.0e5
+        ckb = self.path("wd_big.pth")
+        torch.save(big, ckb)
+        rc, out, err = run_exporter("--arch", "unit", "--checkpoint", ckb, *self.arg_list(args),
+                                    "--weights-dtype", "f16", "--out", self.path("wd_big"))
+        self.assertEqual(rc, 2)
+        self.assertIn("out of range: conv_last.bias  max |value| 100000 does not fit F16", err)
+        self.assertFalse(os.path.exists(self.path("wd_big.json")))
+        with contextlib.redirect_stderr(io.StringIO()):  # its rounding note
+            self.assertEqual(export_main(["--arch", "unit", "--checkpoint", ckb] + self.arg_list(args)
+                                         + ["--weights-dtype", "bf16", "--out", self.path("wd_big_bf16")]), 0)
+        rc, out, err = run_exporter("--arch", "unit", "--checkpoint", ck, "--weights-dtype", "f8", "--out", self.path("z"))
+        self.assertEqual(rc, 2)
+        self.assertIn("invalid choice", err)
+
+    def test_bf16_writer_matches_torch(self):
+        """safetensors_io.BF16.from_float32 rounds as torch's .to(torch.bfloat16); the file round-trips."""
+        g = torch.Generator().manual_seed(3)
+        special = torch.tensor([1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 1 + 2 ** -8 + 2 ** -20, 3.0e38, 3.4e38,
+                                1e-39, -3e-40, 1e-45, -0.0, 0.0, float("inf"), float("-inf")], dtype=torch.float32)
+        a = torch.cat([torch.randn(5000, generator=g) * 100, torch.randn(5000, generator=g) * 1e-3, special])
+        ours = safetensors_io.BF16.from_float32(a.numpy())
+        ref = a.to(torch.bfloat16).float().numpy()
+        self.assertTrue(np.array_equal(ours.to_float32().view(np.uint32), ref.view(np.uint32)))
+        data = safetensors_io.serialize([("t", safetensors_io.BF16.from_float32(a.numpy()[:10000].reshape(2, 5000))),
+                                         ("h", a.numpy().astype(np.float16))])
+        self.assertEqual([v["dtype"] for v in safetensors_io.header(data).values()], ["BF16", "F16"])
+        back, _ = safetensors_io.parse(data)
+        self.assertEqual(back["t"].shape, (2, 5000))
+        self.assertTrue(np.array_equal(back["t"].reshape(-1).view(np.uint32), ref[:10000].view(np.uint32)))
+        self.assertEqual(back["h"].dtype, np.dtype("<f2"))
+
     # ---- schema ----------------------------------------------------------------
 
     def test_schema_accepts_and_rejects(self):
