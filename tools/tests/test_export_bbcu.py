@@ -932,6 +932,35 @@ class ExporterTest(unittest.TestCase):
 
     # ---- non-float tensors and weights dtypes ------------------------------------
 
+    def test_non_float_tensors_refused(self):
+        """An integer or bool tensor where a weight is expected: every one is named, nothing is written, exit 2."""
+        sd = collections.OrderedDict(self.model.state_dict())
+        sd["model.0.weight"] = torch.ones(8, 3, 3, 3, dtype=torch.int64)
+        sd["model.2.binary_conv.weight"] = torch.ones(8, 8, 3, 3, dtype=torch.bool)
+        ck = self.path("nonfloat.pth")
+        torch.save(sd, ck)
+        st = self.path("nonfloat.safetensors")
+        items = [(k, v.numpy()) for k, v in self.model.state_dict().items()]
+        items = [(k, np.ones(v.shape, np.int32) if k == "model.4.relu.pr_prelu.weight" else v) for k, v in items]
+        safetensors_io.save(st, items)
+        for ckpt, needles in (
+                (ck, ("non-float:   model.0.weight  dtype int64 (expected a floating-point tensor)",
+                      "non-float:   model.2.binary_conv.weight  dtype bool (expected a floating-point tensor)",
+                      "0 missing, 0 unexpected, 0 mis-shaped, 2 non-float, 0 non-finite")),
+                (st, ("non-float:   model.4.relu.pr_prelu.weight  dtype int32 (expected a floating-point tensor)",
+                      "0 missing, 0 unexpected, 0 mis-shaped, 1 non-float, 0 non-finite"))):
+            with self.subTest(checkpoint=os.path.basename(ckpt)):
+                prefix = self.path("nonfloat_out")
+                rc, out, err = run_exporter("--arch", "dncnn", "--checkpoint", ckpt, *self.arg_list(self.small_args),
+                                            "--out", prefix)
+                self.assertEqual(rc, 2)
+                self.assertIn("export_bbcu.py: error: checkpoint does not match arch 'dncnn'", err)
+                for needle in needles:
+                    self.assertIn(needle, err)
+                self.assertNotIn("Traceback", err)
+                self.assertFalse(os.path.exists(prefix + ".json"))
+                self.assertFalse(os.path.exists(prefix + ".safetensors"))
+
     def test_weights_dtype_f16_bf16(self):
         """--weights-dtype f16|bf16 stores every tensor in that dtype, rounded to nearest even as PyTorch rounds."""
         args = dict(variant="v1", num_feat=4)  # convs, unit, BatchNorm buffers
