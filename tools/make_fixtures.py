@@ -116,6 +116,39 @@ CASES = [
          size=(7, 5), container="state_dict", seed=3007),
     dict(name="unit_t", arch="unit", args=dict(variant="t", num_in_ch=3, num_out_ch=3, num_feat=8, k=130),
          size=(6, 9), container="state_dict", seed=3008),
+    # Full-precision conv kernels other than 3x3 (conv_first / conv_last of the unit wrapper). The
+    # widths let the kernels' vector interiors run (width - 2*(k//2) >= 16 columns) besides the borders.
+    dict(name="unit_k1_k5", arch="unit",
+         args=dict(variant="v4", num_in_ch=3, num_out_ch=3, num_feat=8, k=130, head_kernel=1, tail_kernel=5),
+         size=(6, 22), container="state_dict", seed=3009),
+    dict(name="unit_k7_k9", arch="unit",
+         args=dict(variant="v4", num_in_ch=1, num_out_ch=1, num_feat=8, k=130, head_kernel=7, tail_kernel=9),
+         size=(9, 40), container="state_dict", seed=3010),
+    dict(name="unit_k11", arch="unit",
+         args=dict(variant="v4", num_in_ch=1, num_out_ch=1, num_feat=8, k=130, head_kernel=11, tail_kernel=11),
+         size=(13, 30), container="state_dict", seed=3011),
+    dict(name="unit_k9_k11_small", arch="unit",
+         args=dict(variant="u", num_in_ch=3, num_out_ch=3, num_feat=8, upscale=2, k=130, head_kernel=9,
+                   tail_kernel=11),
+         size=(7, 5), container="state_dict", seed=3012),
+    # PReLU (the format's prelu op) after conv_first: one slope per channel, and one shared slope.
+    dict(name="unit_prelu", arch="unit",
+         args=dict(variant="v4", num_in_ch=3, num_out_ch=3, num_feat=8, k=130, head_act="prelu"),
+         size=(5, 20), container="state_dict", seed=3013),
+    dict(name="unit_prelu1", arch="unit",
+         args=dict(variant="t", num_in_ch=3, num_out_ch=3, num_feat=8, k=130, head_act="prelu1"),
+         size=(6, 19), container="state_dict", seed=3014),
+    # Weights stored as F16 / BF16: the module's parameters are rounded to that dtype first (so
+    # PyTorch's float32 output is that of the widened values), the checkpoint holds them in that
+    # dtype, and the exporter writes them so (--weights-dtype). A few binary weights are subnormal
+    # in the stored dtype (their sign still counts).
+    dict(name="unit_f16", arch="unit", args=dict(variant="v1", num_in_ch=3, num_out_ch=3, num_feat=8, k=1),
+         size=(7, 5), container="state_dict", seed=3015, weights_dtype="f16",
+         tiny_binary_weights=[(3, 3e-06), (17, -4e-07), (40, 6e-08)]),
+    dict(name="unit_bf16", arch="unit",
+         args=dict(variant="v4", num_in_ch=3, num_out_ch=3, num_feat=8, k=130, head_act="prelu"),
+         size=(6, 9), container="state_dict", seed=3016, weights_dtype="bf16",
+         tiny_binary_weights=[(5, 1e-39), (29, -3e-40)]),
 ]
 
 DNCNN_ARCHS = ("dncnn", "dncnn3")
@@ -334,6 +367,7 @@ def init_parameters_generic(model, case, gen, in_ch, k):
                           with a random sign (20 % negative), bias ~ 0.3*residual std*N;
                           RPReLU calibrated on what it sees (bias0 ~ -mean + 0.5*std*N,
                           slope U(0.05, 0.5), bias1 ~ 0.5*std*N).
+    PReLU head_act        slopes U(0.05, 0.5) (one per channel, or one shared).
     Returns the number of exactly-zero move0 entries."""
     calib = draw_image(case["seed"] * 7919 + 17, in_ch, 12, 10).double()
 
@@ -405,6 +439,9 @@ def init_parameters_generic(model, case, gen, in_ch, k):
             m.relu.pr_bias1.bias.copy_((0.5 * zstd * randn(co)).view(1, co, 1, 1))
         return hook
 
+    def prelu_hook(m, inputs):
+        m.weight.copy_(0.05 + 0.45 * rand(m.weight.shape[0]))
+
     model.double()
     hooks = []
     for name, m in model.named_modules():
@@ -412,6 +449,8 @@ def init_parameters_generic(model, case, gen, in_ch, k):
             hooks.append(m.register_forward_pre_hook(unit_hook(name)))
         elif type(m) is torch.nn.Conv2d:
             hooks.append(m.register_forward_pre_hook(conv_hook(name)))
+        elif name == "head_act":  # UnitNet's PReLU after conv_first (head_act=prelu|prelu1)
+            hooks.append(m.register_forward_pre_hook(prelu_hook))
     try:
         model(calib)
     finally:
@@ -502,6 +541,29 @@ def psnr(a, b, peak=1.0):
 # Case generation
 # --------------------------------------------------------------------------
 
+TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16}
+STORED_DTYPES = {"f16": "F16", "bf16": "BF16"}
+
+
+@torch.no_grad()
+def round_parameters(model, weights_dtype):
+    """Round every floating parameter and buffer to weights_dtype and back (float32), so the
+    module computes with exactly the values the compiler widens from the weights file."""
+    dt = TORCH_DTYPES[weights_dtype]
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point():
+            t.copy_(t.to(dt).to(t.dtype))
+
+
+@torch.no_grad()
+def set_tiny_binary_weights(model, entries):
+    """Set binary weights of the (only) unit to tiny values, subnormal once stored: [(flat index, value)]."""
+    (unit,) = [u for u in model.modules() if _is_unit(u)]
+    w = unit.binary_conv.weight.view(-1)
+    for i, v in entries:
+        w[i] = v
+
+
 def save_checkpoint(sd, container, tmpdir):
     if container == "safetensors":
         path = os.path.join(tmpdir, "checkpoint.safetensors")
@@ -531,6 +593,11 @@ def make_case(case, out_root):
         n_zero_move0 = init_parameters_generic(model, case, gen, in_ch, float(resolved["k"]))
         margins, nudge = check_margins_generic, nudge_move0_generic
         units_of = lambda m: [u for u in m.modules() if _is_unit(u)]  # noqa: E731
+    weights_dtype = case.get("weights_dtype")
+    if case.get("tiny_binary_weights"):
+        set_tiny_binary_weights(model, case["tiny_binary_weights"])
+    if weights_dtype:
+        round_parameters(model, weights_dtype)
     model.eval()
     model64 = spec.build_module(resolved)
     model64.load_state_dict(model.state_dict())
@@ -562,6 +629,8 @@ def make_case(case, out_root):
         if not ok:
             raise SystemExit("%s: Sign inputs still near a threshold after %d draws and %d move0 nudges: %r"
                              % (name, redraws + 1, len(nudged), stats))
+        if weights_dtype:  # a nudged move0 is a float32 value, not one of weights_dtype
+            raise SystemExit("%s: move0 nudges are not supported with weights_dtype %s" % (name, weights_dtype))
 
     case_dir = os.path.join(out_root, name)
     if os.path.isdir(case_dir):
@@ -569,12 +638,18 @@ def make_case(case, out_root):
     os.makedirs(case_dir)
     sd = model.state_dict()
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = save_checkpoint(sd, case["container"], tmp)
+        ckpt_sd = sd
+        if weights_dtype:  # the checkpoint holds the parameters in that dtype (exact: they are rounded)
+            ckpt_sd = collections.OrderedDict((k, v.to(TORCH_DTYPES[weights_dtype]) if v.is_floating_point() else v)
+                                              for k, v in sd.items())
+        ckpt = save_checkpoint(ckpt_sd, case["container"], tmp)
         cmd = [sys.executable, os.path.join(HERE, "export_bbcu.py"), "--arch", arch, "--checkpoint", ckpt]
         for k, v in args.items():
             cmd += ["--arg", "%s=%s" % (k, v)]
         for extra in case.get("export_extra", []):
             cmd += ["--arg", extra]
+        if weights_dtype:
+            cmd += ["--weights-dtype", weights_dtype]
         cmd += ["--out", os.path.join(case_dir, "model")]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
@@ -586,6 +661,16 @@ def make_case(case, out_root):
     assert set(exported) == set(sd_used), (set(exported) ^ set(sd_used))
     for k, v in sd_used.items():
         assert np.array_equal(exported[k], v.numpy()), k
+    # ... stored in the requested dtype (parse() widens BF16, so read the header).
+    stored = safetensors_io.load_dtypes(os.path.join(case_dir, "model.safetensors"))
+    want = STORED_DTYPES[weights_dtype] if weights_dtype else "F32"
+    assert set(stored.values()) == {want}, stored
+    if case.get("tiny_binary_weights"):
+        (ukey,) = [k for k in sd_used if k.endswith("binary_conv.weight")]
+        flat = exported[ukey].astype(np.float32).reshape(-1)
+        tiny = [float(flat[i]) for i, _ in case["tiny_binary_weights"]]
+        smallest_normal = float(np.finfo(np.float16).tiny) if weights_dtype == "f16" else float(np.finfo(np.float32).tiny)
+        assert all(0 < abs(t) < smallest_normal for t in tiny), tiny  # subnormal in the stored dtype
 
     safetensors_io.save(os.path.join(case_dir, "io.safetensors"), [
         ("input", x.numpy()), ("output", out32.detach().numpy()), ("output_f64", out64.detach().numpy())],
@@ -597,8 +682,10 @@ def make_case(case, out_root):
         ("arch", arch),
         ("args", collections.OrderedDict((k, v) for k, v in args.items())),
         ("checkpoint_container", case["container"]),
-        ("input_shape", [1, in_ch, h, w]),
     ])
+    if weights_dtype:
+        entry["weights_dtype"] = STORED_DTYPES[weights_dtype]
+    entry["input_shape"] = [1, in_ch, h, w]
     if not dncnn:
         entry["output_shape"] = list(out64.shape)
     entry.update([
@@ -621,6 +708,8 @@ def make_case(case, out_root):
         entry["zero_binary_weights"] = zeros
     if case.get("zero_input_pixels") is not None:
         entry["zero_input_pixels"] = int((x == 0).sum())
+    if case.get("tiny_binary_weights"):
+        entry["subnormal_binary_weights"] = len(case["tiny_binary_weights"])
     print("%-22s input %-16s redraws %4d  nudges %3d  zero-sign-inputs %5d/%-6d  min margin %.2e  PSNR f32/f64 %.1f dB"
           % (name, "x".join(map(str, entry["input_shape"])), redraws, len(nudged), stats["zero_sign_inputs"],
              stats["sign_inputs"], stats["min_rel_margin"], p))

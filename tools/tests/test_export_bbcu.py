@@ -1147,10 +1147,14 @@ class FixturesTest(unittest.TestCase):
         with open(os.path.join(FIXTURES, "manifest.json")) as f:
             manifest = json.load(f)
         names = [c["name"] for c in manifest["cases"]]
-        self.assertGreaterEqual(len(names), 21)
+        self.assertGreaterEqual(len(names), 29)
         for required in ("bbcul_x2", "bbcul_x3", "bbcul_x4", "bbcum_x2", "bbcum_x3", "bbcum_x4", "unit_v1",
-                         "unit_v2", "unit_v3", "unit_v4", "unit_h", "unit_u2", "unit_u3", "unit_t"):
+                         "unit_v2", "unit_v3", "unit_v4", "unit_h", "unit_u2", "unit_u3", "unit_t",
+                         "unit_k1_k5", "unit_k7_k9", "unit_k11", "unit_k9_k11_small", "unit_prelu", "unit_prelu1",
+                         "unit_f16", "unit_bf16"):
             self.assertIn(required, names)
+        # What the extra cases are there for: every odd conv kernel 1..11, both prelu slope shapes, F16 and BF16.
+        kernels, slopes, dtypes = set(), set(), set()
         self.assertEqual(sorted(names), sorted(d for d in os.listdir(FIXTURES)
                                                if os.path.isdir(os.path.join(FIXTURES, d))))
         for case in manifest["cases"]:
@@ -1161,6 +1165,11 @@ class FixturesTest(unittest.TestCase):
                 self.assertEqual(schema_errors(doc, schema, schema), [])
                 tensors, meta = safetensors_io.load(os.path.join(d, "model.safetensors"))
                 self.assertEqual(meta["arch"], case["arch"])
+                stored = set(safetensors_io.load_dtypes(os.path.join(d, "model.safetensors")).values())
+                self.assertEqual(stored, {case.get("weights_dtype", "F32")})
+                dtypes |= stored
+                kernels |= {tensors[n["weight"]].shape[2] for n in doc["nodes"] if n["op"] == "conv2d"}
+                slopes |= {tensors[n["slope"]].shape for n in doc["nodes"] if n["op"] == "prelu"}
                 out_c = check_graph(doc, tensors)
                 io_t, _ = safetensors_io.load(os.path.join(d, "io.safetensors"))
                 self.assertEqual(list(io_t["input"].shape), case["input_shape"])
@@ -1177,6 +1186,9 @@ class FixturesTest(unittest.TestCase):
                 diff = io_t["output"].astype(np.float64) - io_t["output_f64"]
                 p = 10 * math.log10(1.0 / max(float((diff ** 2).mean()), 1e-300))
                 self.assertGreater(p, 100.0)
+        self.assertEqual(kernels, {1, 3, 5, 7, 9, 11})
+        self.assertEqual(len(slopes), 2)  # [C] and [1]
+        self.assertEqual(dtypes, {"F32", "F16", "BF16"})
 
 
 if __name__ == "__main__":
