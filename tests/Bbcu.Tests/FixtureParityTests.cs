@@ -46,7 +46,8 @@ public sealed class FixtureParityTests
         GeneratorHarness.GetRun(model)(input.AsFloats(), width, height, output);
 
         Closeness c = FloatAssert.Close(output, expected, 1e-5, name);
-        _out.WriteLine($"{name}: {channels}×{height}×{width}, {c}");
+        Closeness f64 = FloatAssert.Close(output, io["output_f64"].AsDoubles(), 1e-5, name + " vs float64");
+        _out.WriteLine($"{name}: {channels}×{height}×{width}, {c}; vs PyTorch float64: {f64}");
         Assert.True(c.Psnr >= MinPsnr, $"{name}: PSNR {c.Psnr:F1} dB < {MinPsnr} dB");
     }
 
