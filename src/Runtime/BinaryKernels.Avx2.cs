@@ -165,8 +165,9 @@ public static partial class BinaryKernels
         Vector256<float> z = Vector256.ConvertToSingle(sums) * c[0] + c[1];
         if (prelu) z = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * c[2]);
         if (hasBias1) z += c[3];
+        // Channels past Cout (a last group of 1–3 channels) read nothing: their planes do not exist.
         if (res != null)
-            z += Vector256.Create(Vector128.Load(res + o0 * plane + q), o1 < cout ? Vector128.Load(res + o1 * plane + q) : default);
+            z += Vector256.Create(o0 < cout ? Vector128.Load(res + o0 * plane + q) : default, o1 < cout ? Vector128.Load(res + o1 * plane + q) : default);
         return z;
     }
 

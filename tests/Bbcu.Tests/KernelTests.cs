@@ -20,7 +20,7 @@ public sealed class KernelTests
     };
 
     /// <summary>Packs weights in the kernel's documented layout: signs and masks [⌈Cout/4⌉][9][words][4], counts [Cout][9].</summary>
-    private static (ulong[] Signs, ulong[] Mask, int[] Counts) PackWeights(float[] w, int cin, int cout)
+    internal static (ulong[] Signs, ulong[] Mask, int[] Counts) PackWeights(float[] w, int cin, int cout)
     {
         int words = (cin + 63) / 64, groups = (cout + 3) / 4;
         var signs = new ulong[groups * 9 * words * 4];
@@ -39,7 +39,7 @@ public sealed class KernelTests
     }
 
     /// <summary>Signs and packs a CHW map against thresholds <paramref name="t"/> (the kernel's input layout).</summary>
-    private static (ulong[] Packed, byte[] Kinds) SignPacked(float[] x, int cin, int plane, float[] t)
+    internal static (ulong[] Packed, byte[] Kinds) SignPacked(float[] x, int cin, int plane, float[] t)
     {
         var packed = new ulong[2 * ((cin + 63) / 64) * plane];
         var kinds = new byte[plane];

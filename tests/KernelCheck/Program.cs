@@ -12,7 +12,7 @@ using Bbcu;
 namespace KernelCheck;
 
 /// <summary>
-/// Cross-ISA determinism check of the runtime kernels. Deterministic inputs (xorshift64, exact float
+/// Cross-ISA determinism check of the runtime kernels and of whole compiled models (<see cref="ModelChecks"/>). Deterministic inputs (xorshift64, exact float
 /// conversions), one output line per check: <c>name sha256(output bytes)</c>, floats hashed by their
 /// exact bits. The same binary run on x64 (AVX2 / SSE only / no HW intrinsics) and on Arm64 must print
 /// identical lines. Independently of that, every binary-conv, SignPack, Conv2d and popcount result is
@@ -54,7 +54,7 @@ internal static unsafe class Program
             return 3;
         }
         Console.Error.WriteLine(
-            $"isa: arch={RuntimeInformation.ProcessArchitecture} avx2={Avx2.IsSupported} fma={Fma.IsSupported} " +
+            $"isa: arch={RuntimeInformation.ProcessArchitecture} avx512f={Avx512F.IsSupported} avx512bw={Avx512BW.IsSupported} avx2={Avx2.IsSupported} fma={Fma.IsSupported} " +
             $"sse41={Sse41.IsSupported} advsimd={AdvSimd.IsSupported} advsimd.arm64={AdvSimd.Arm64.IsSupported} " +
             $"vector.accelerated={Vector.IsHardwareAccelerated} vector<float>.count={Vector<float>.Count} " +
             $"popcountAdvSimd={PopcountAdvSimd.IsSupported} framework={RuntimeInformation.FrameworkDescription}");
@@ -68,6 +68,7 @@ internal static unsafe class Program
             CheckConv2d();
             CheckElementwise();
             CheckResample();
+            ModelChecks.CheckAll();
         }
         finally
         {
@@ -80,7 +81,7 @@ internal static unsafe class Program
 
     // ---------------------------------------------------------------- output
 
-    private static void Emit<T>(string name, ReadOnlySpan<T> data) where T : unmanaged
+    internal static void Emit<T>(string name, ReadOnlySpan<T> data) where T : unmanaged
     {
         ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(data);
         s_out.WriteLine($"{name} {Sha256.HexDigest(bytes)}");
@@ -89,13 +90,13 @@ internal static unsafe class Program
             File.WriteAllBytes(Path.Combine(s_dump, name + (typeof(T) == typeof(float) ? ".f32" : ".bin")), bytes.ToArray());
     }
 
-    private static void Fail(string message)
+    internal static void Fail(string message)
     {
         if (s_failures < 50) Console.Error.WriteLine("MISMATCH " + message);
         s_failures++;
     }
 
-    private static void ExpectSameBits(string name, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    internal static void ExpectSameBits(string name, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         for (int i = 0; i < expected.Length; i++)
             if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
@@ -108,7 +109,7 @@ internal static unsafe class Program
     // ---------------------------------------------------------------- inputs
 
     /// <summary>xorshift64 with a per-check seed from the check's name (FNV-1a): order-independent.</summary>
-    private sealed class Rng
+    internal sealed class Rng
     {
         private ulong _s;
 
@@ -338,6 +339,41 @@ internal static unsafe class Program
                             alpha, shift, sl, b1, res, yb, cuts[b], cuts[b + 1]);
                 Emit($"{name}.{v}.bands", (ReadOnlySpan<float>)yb);
                 ExpectSameBits($"{name}.{v}.bands", y, yb);
+
+                // Two threads (rows split over the worker pool): the same bits.
+                var yt = new float[cout * plane];
+                BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, masked ? mask : default, masked ? counts : default,
+                    alpha, shift, sl, b1, res, yt, degree: 2);
+                ExpectSameBits($"{name}.{v}.threads2", y, yt);
+
+                // In place over the residual (the generated code does this when nothing reads the residual later).
+                var yi = (float[])residual.Clone();
+                BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, masked ? mask : default, masked ? counts : default,
+                    alpha, shift, sl, b1, yi, yi);
+                Emit($"{name}.{v}.inplace", (ReadOnlySpan<float>)yi);
+                ExpectSameBits($"{name}.{v}.inplace", y, yi);
+
+                // Fused with the next binary layer's sign-and-pack (row by row, in bands): the output is
+                // unchanged and the packed words and flags equal a separate SignPack of the output.
+                // Half the channels' thresholds are one of their own outputs, so some outputs sit exactly on them (sign 0).
+                float[] nextT = Thresholds(rng, cout);
+                for (int o = 0; o < cout; o += 2) nextT[o] = y[o * plane + (o * 7) % plane];
+                var yf = (float[])residual.Clone();
+                var fusedPacked = new ulong[plane * 2 * ((cout + 63) >> 6)];
+                var fusedKinds = new byte[plane];
+                Array.Fill(fusedPacked, 0x5A5A5A5A5A5A5A5AUL);
+                Array.Fill(fusedKinds, (byte)0xEE);
+                for (int b = 0; b + 1 < cuts.Length; b++)
+                    if (cuts[b + 1] > cuts[b])
+                        BinaryKernels.Conv3x3(packed, kinds, width, height, cin, cout, signs, masked ? mask : default, masked ? counts : default,
+                            alpha, shift, sl, b1, yf, yf, cuts[b], cuts[b + 1], nextThresholds: nextT, nextPacked: fusedPacked, nextKinds: fusedKinds);
+                Emit($"{name}.{v}.fusedpack.y", (ReadOnlySpan<float>)yf);
+                Emit($"{name}.{v}.fusedpack.packed", (ReadOnlySpan<ulong>)fusedPacked);
+                Emit($"{name}.{v}.fusedpack.kinds", (ReadOnlySpan<byte>)fusedKinds);
+                ExpectSameBits($"{name}.{v}.fusedpack.y", yi, yf);
+                var (wantPacked, wantKinds) = Pack(yf, cout, plane, nextT);
+                if (!wantPacked.AsSpan().SequenceEqual(fusedPacked)) Fail($"{name}.{v}.fusedpack: packed words differ from SignPack of the output");
+                if (!wantKinds.AsSpan().SequenceEqual(fusedKinds)) Fail($"{name}.{v}.fusedpack: flags differ from SignPack of the output");
             }
         }
     }
@@ -394,7 +430,7 @@ internal static unsafe class Program
         (int W, int H)[] sizes = [(1, 1), (5, 3), (17, 9), (37, 6)];
         int index = 0;
         foreach (var (cin, cout) in shapes)
-            foreach (int k in new[] { 1, 3, 5 })
+            foreach (int k in new[] { 1, 3, 5, 7, 11 })
                 foreach (var (w, h) in sizes)
                 {
                     var act = (BbcuActivation)(index++ % 4);
@@ -410,7 +446,8 @@ internal static unsafe class Program
                     FloatKernels.Conv2d(x, y, w, h, cin, cout, k, wts, bias, act, slope, slopes);
                     Emit(name, (ReadOnlySpan<float>)y);
 
-                    // Reference: the kernel's own summation order per output element (bias, then c, ky, kx), no FMA.
+                    // Reference: the kernel's own summation order per output element (bias, then c, ky, kx;
+                    // for k ≥ 5 each channel's taps into a partial sum from 0 first), no FMA.
                     var expected = new float[cout * plane];
                     int pad = k / 2;
                     for (int o = 0; o < cout; o++)
@@ -419,14 +456,18 @@ internal static unsafe class Program
                             {
                                 float acc = bias.Length == 0 ? 0f : bias[o];
                                 for (int c = 0; c < cin; c++)
+                                {
+                                    float part = k >= 5 ? 0f : acc;
                                     for (int ky = 0; ky < k; ky++)
                                         for (int kx = 0; kx < k; kx++)
                                         {
                                             int rr = r + ky - pad, cc = col + kx - pad;
                                             if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue;
                                             float prod = x[c * plane + rr * w + cc] * wts[((o * cin + c) * k + ky) * k + kx];
-                                            acc = acc + prod;
+                                            part = part + prod;
                                         }
+                                    acc = k >= 5 ? acc + part : part;
+                                }
                                 float a = act == BbcuActivation.PRelu ? slopes[o] : slope;
                                 acc = act switch
                                 {
