@@ -31,7 +31,8 @@ public sealed class IncrementalTests
             Assert.NotEmpty(reasons);
             Assert.All(reasons, r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {r}"));
         }
-        var outputs = second.RunResult.Results.Single().TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs).Select(o => o.Reason);
+        var outputs = second.RunResult.Results.Single().TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();
+        Assert.NotEmpty(outputs);
         Assert.All(outputs, r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output: {r}"));
     }
 
@@ -46,7 +47,8 @@ public sealed class IncrementalTests
         var changed = compilation.ReplaceSyntaxTree(tree, CSharpSyntaxTree.ParseText(
             GeneratorHarness.DefaultSource + "\nnamespace TestModels { public static class Helper { } }", (CSharpParseOptions)tree.Options, path: tree.FilePath));
         var second = GeneratorHarness.Run(changed, first.Driver);
-        var compileReasons = second.RunResult.Results.Single().TrackedSteps[BbcuGenerator.CompileStep].SelectMany(s => s.Outputs).Select(o => o.Reason);
+        var compileReasons = second.RunResult.Results.Single().TrackedSteps[BbcuGenerator.CompileStep].SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();
+        Assert.NotEmpty(compileReasons);
         Assert.All(compileReasons, r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{r}"));
     }
 }
