@@ -115,7 +115,15 @@ public static class RestoreApp
 
         // Ctrl+C cancels the token; the model stops at its next layer or tile.
         root.SetAction((parse, cancellationToken) => Task.FromResult(Act(parse, cancellationToken)));
-        return root.Parse(args).Invoke();
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // A missing or unknown option is a usage error (exit 2), like the checks in Act; System.CommandLine's own default is 1.
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine("Run with --help for the options.");
+            return 2;
+        }
+        return parsed.Invoke();
 
         int Act(ParseResult parse, CancellationToken cancellationToken)
         {
