@@ -33,7 +33,7 @@ public class LayerBench
         _ort = new OrtRunner("layer_conv.onnx", 1, _input);
     }
 
-    [GlobalSetup(Targets = new[] { nameof(RooflineScalar), nameof(RooflineAvx2) })]
+    [GlobalSetup(Targets = new[] { nameof(RooflineScalar), nameof(RooflineAvx2), nameof(RooflineAvx512Lut), nameof(RooflineAvx512HarleySeal) })]
     public void SetupRoofline() => _roof = new Roofline(W, H);
 
     [GlobalSetup(Target = nameof(MemoryFloor))]
@@ -62,6 +62,12 @@ public class LayerBench
 
     [Benchmark(Description = "Roofline XOR+popcount, AVX2 nibble LUT")]
     public ulong RooflineAvx2() => _roof!.Avx2Lut();
+
+    [Benchmark(Description = "Roofline XOR+popcount, AVX-512 nibble LUT, 8 pixels per vector")]
+    public ulong RooflineAvx512Lut() => _roof!.Avx512(harleySeal: false);
+
+    [Benchmark(Description = "Roofline XOR+popcount, AVX-512 Harley-Seal, 8 pixels per vector")]
+    public ulong RooflineAvx512HarleySeal() => _roof!.Avx512(harleySeal: true);
 
     /// <summary>
     /// The float traffic a BBCU-B layer cannot avoid: read the 64-channel residual (the unit's input)

@@ -34,7 +34,7 @@ public static class Check
     }
 }
 
-/// <summary>Entry point: <c>--check</c>, <c>--peak ours|ort-lean</c>, or BenchmarkDotNet arguments.</summary>
+/// <summary>Entry point: <c>--check</c>, <c>--peak ours|ort-lean</c>, <c>--layers dncnn|bbcum|layer [threads]</c>, or BenchmarkDotNet arguments.</summary>
 public static class Program
 {
     /// <summary>Runs the selected mode.</summary>
@@ -42,6 +42,7 @@ public static class Program
     {
         if (args.Length >= 1 && args[0] == "--check") return RunChecks();
         if (args.Length >= 2 && args[0] == "--peak") return Peak(args[1]);
+        if (args.Length >= 1 && args[0] == "--layers") return Layers(args.Length > 1 ? args[1] : "dncnn", args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1);
         var job = Job.ShortRun
             .WithWarmupCount(2)
             .WithIterationCount(5)
@@ -69,6 +70,57 @@ public static class Program
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"// workspace bytes at 320x180: layer {BbcuLayer.WorkspaceBytes(W, H)}, DnCNN-BBCU {DnCnnBbcu.WorkspaceBytes(W, H)}, BBCU-M x4 {BbcuM.WorkspaceBytes(W, H)}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// Time per layer (<c>--layers dncnn|bbcum|layer [threads]</c>): 40 runs at 320×180 after 5 warm-ups, the
+    /// 10th-percentile time of each layer (from <c>workspace.LayerCompleted</c>) and of the whole run. The
+    /// machines this project runs on share memory bandwidth with their neighbours, so medians of
+    /// memory-bound layers wander; the 10th percentile shows what the code does when left alone.
+    /// </summary>
+    private static int Layers(string which, int threads)
+    {
+        const int W = Bench.Width, H = Bench.Height;
+        (Func<int, int, BbcuWorkspace> create, Action<float[], float[], BbcuWorkspace> model, int cin, int outLength, int count) = which switch
+        {
+            "dncnn" => ((Func<int, int, BbcuWorkspace>)DnCnnBbcu.CreateWorkspace, (Action<float[], float[], BbcuWorkspace>)((i, o, w) => DnCnnBbcu.Run(i, W, H, o, w)), 3, 3 * W * H, DnCnnBbcu.LayerCount),
+            "bbcum" => (BbcuM.CreateWorkspace, (i, o, w) => BbcuM.Run(i, W, H, o, w), 3, 3 * 16 * W * H, BbcuM.LayerCount),
+            "layer" => (BbcuLayer.CreateWorkspace, (i, o, w) => BbcuLayer.Run(i, W, H, o, w), 64, 64 * W * H, BbcuLayer.LayerCount),
+            _ => throw new ArgumentException("--layers dncnn|bbcum|layer [threads]"),
+        };
+        float[] x = Bench.Random(cin * W * H, 5), y = new float[outLength];
+        BbcuWorkspace ws = create(W, H);
+        ws.DegreeOfParallelism = threads;
+        const int Runs = 40;
+        var times = new double[count + 1][];
+        for (int l = 0; l <= count; l++) times[l] = new double[Runs];
+        long last = 0;
+        int run = -1;
+        ws.LayerCompleted = (done, _) =>
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (run >= 0) times[done - 1][run] = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
+            last = now;
+        };
+        for (int i = 0; i < 5; i++) model(x, y, ws);
+        for (run = 0; run < Runs; run++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            last = start;
+            model(x, y, ws);
+            times[count][run] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        static double P10(double[] a) { var c = (double[])a.Clone(); Array.Sort(c); return c[c.Length / 10]; }
+        Console.WriteLine($"// {which} 320x180, {threads} thread(s): per-layer 10th-percentile times of {Runs} runs (ms)");
+        double sum = 0;
+        for (int l = 0; l < count; l++)
+        {
+            double t = P10(times[l]);
+            sum += t;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"layer {l,2}: {t,8:F3}"));
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sum of layers {sum:F2} ms; whole run p10 {P10(times[count]):F2} ms"));
         return 0;
     }
 

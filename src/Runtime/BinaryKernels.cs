@@ -64,10 +64,17 @@ public static partial class BinaryKernels
         public int Channels, Plane, Words;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Signs and packs pixels <c>[start, end)</c> of every channel (AVX-512 with VBMI and GFNI where present).</summary>
     private static unsafe void PackBand(void* state, int start, int end)
     {
         ref PackState s = ref *(PackState*)state;
+        if (Avx512Vbmi.IsSupported && Gfni.V512.IsSupported) PackBandAvx512(ref s, start, end);
+        else PackBandPortable(ref s, start, end);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackBandPortable(ref PackState s, int start, int end)
+    {
         int plane = s.Plane, words = s.Words;
         ulong* pk = s.Packed;
         for (int w = 0; w < 2 * words; w++)
@@ -197,6 +204,11 @@ public static partial class BinaryKernels
         int width = s.Width, height = s.Height, cin = s.Cin, cout = s.Cout;
         int words = (cin + 63) >> 6, n = 9 * words, groups = (cout + Group - 1) / Group, plane = width * height;
         bool masked = s.Mask != null;
+        if (Avx512BW.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
+        {
+            ConvBandAvx512OneWord(ref s, start, end);
+            return;
+        }
         if (Avx2.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
         {
             ConvBandAvx2OneWord(ref s, start, end);

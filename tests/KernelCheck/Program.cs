@@ -55,6 +55,7 @@ internal static unsafe class Program
         }
         Console.Error.WriteLine(
             $"isa: arch={RuntimeInformation.ProcessArchitecture} avx512f={Avx512F.IsSupported} avx512bw={Avx512BW.IsSupported} avx2={Avx2.IsSupported} fma={Fma.IsSupported} " +
+            $"avx512vbmi={Avx512Vbmi.IsSupported} gfni512={Gfni.V512.IsSupported} " +
             $"sse41={Sse41.IsSupported} advsimd={AdvSimd.IsSupported} advsimd.arm64={AdvSimd.Arm64.IsSupported} " +
             $"vector.accelerated={Vector.IsHardwareAccelerated} vector<float>.count={Vector<float>.Count} " +
             $"popcountAdvSimd={PopcountAdvSimd.IsSupported} framework={RuntimeInformation.FrameworkDescription}");
