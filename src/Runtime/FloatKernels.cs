@@ -2,6 +2,7 @@ using System;
 using System.ComponentModel;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 
 namespace Bbcu;
@@ -87,7 +88,17 @@ public static class FloatKernels
             for (int o0 = 0; o0 < cout; o0 += 4)
             {
                 int nb = Math.Min(4, cout - o0);
-                if (vector && nb >= 2 && inner >= 2 * v && k == 3 && width <= MaxRowPassWidth)
+                if (Vector512.IsHardwareAccelerated && nb >= 2 && inner >= 32 && k == 3 && width <= MaxRowPassWidth && v == 8)
+                {
+                    // AVX-512: the same row passes with 16-float vectors, then the remainder in 256-bit
+                    // blocks (same summation order: the same bits).
+                    int blocks = inner / 32;
+                    RowPass4x2Wide(ref s, r, o0, nb, ky0, ky1, colLo, blocks);
+                    // 0–31 columns left: one or two 16-column blocks, the last one overlapping.
+                    for (int col = colLo + blocks * 32; col < colHi; col += 2 * v)
+                        Block4x2(ref s, r, Math.Min(col, colHi - 2 * v), o0, nb, ky0, ky1);
+                }
+                else if (vector && nb >= 2 && inner >= 2 * v && k == 3 && width <= MaxRowPassWidth)
                 {
                     // Whole row in passes over the input channels, then the remainder as one overlapping block.
                     int blocks = inner / (2 * v);
@@ -252,6 +263,72 @@ public static class FloatKernels
             float slope = SlopeOf(ref s, o0 + j);
             for (int i = 0; i < n; i += v)
                 Unsafe.WriteUnaligned(yj + i, Activate(Unsafe.ReadUnaligned<Vector<float>>(yj + i), s.Activation, slope));
+        }
+    }
+
+    /// <summary><see cref="RowPass4x2"/> with 512-bit vectors (16 floats; blocks of 32 columns); same order of operations per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RowPass4x2Wide(ref ConvState s, int r, int o0, int nb, int ky0, int ky1, int colLo, int blocks)
+    {
+        const int V = 16;
+        int width = s.Width, cin = s.Cin, n = blocks * 2 * V;
+        long plane = (long)width * s.Height, ws = cin * 9L;
+        int o2 = nb > 2 ? o0 + 2 : o0, o3 = nb > 3 ? o0 + 3 : o0;
+        long w2 = (o2 - o0) * ws, w3 = (o3 - o0) * ws;
+        float* scratch = stackalloc float[nb < 4 ? 2 * MaxRowPassWidth : 1];
+        float* y0 = s.Y + o0 * plane + (long)r * width + colLo, y1 = y0 + plane;
+        float* y2 = nb > 2 ? y0 + 2 * plane : scratch, y3 = nb > 3 ? y0 + 3 * plane : scratch + MaxRowPassWidth;
+        new Span<float>(y0, n).Fill(s.Bias == null ? 0f : s.Bias[o0]);
+        new Span<float>(y1, n).Fill(s.Bias == null ? 0f : s.Bias[o0 + 1]);
+        new Span<float>(y2, n).Fill(s.Bias == null ? 0f : s.Bias[o2]);
+        new Span<float>(y3, n).Fill(s.Bias == null ? 0f : s.Bias[o3]);
+        for (int c = 0; c < cin; c++)
+        {
+            float* x = s.X + c * plane + (long)(r + ky0 - 1) * width + colLo - 1;
+            float* wc = s.Weights + o0 * ws + c * 9L + ky0 * 3;
+            for (int i = 0; i < n; i += 2 * V)
+            {
+                Vector512<float> a0 = Vector512.Load(y0 + i), b0 = Vector512.Load(y0 + i + V);
+                Vector512<float> a1 = Vector512.Load(y1 + i), b1 = Vector512.Load(y1 + i + V);
+                Vector512<float> a2 = Vector512.Load(y2 + i), b2 = Vector512.Load(y2 + i + V);
+                Vector512<float> a3 = Vector512.Load(y3 + i), b3 = Vector512.Load(y3 + i + V);
+                float* xr = x + i, wr = wc;
+                for (int ky = ky0; ky < ky1; ky++, xr += width, wr += 3)
+                    for (int kx = 0; kx < 3; kx++)
+                    {
+                        Vector512<float> x0 = Vector512.Load(xr + kx), x1 = Vector512.Load(xr + kx + V);
+                        Vector512<float> w = Vector512.Create(wr[kx]);
+                        a0 += x0 * w; b0 += x1 * w;
+                        w = Vector512.Create(wr[kx + ws]);
+                        a1 += x0 * w; b1 += x1 * w;
+                        w = Vector512.Create(wr[kx + w2]);
+                        a2 += x0 * w; b2 += x1 * w;
+                        w = Vector512.Create(wr[kx + w3]);
+                        a3 += x0 * w; b3 += x1 * w;
+                    }
+                Vector512.Store(a0, y0 + i); Vector512.Store(b0, y0 + i + V);
+                Vector512.Store(a1, y1 + i); Vector512.Store(b1, y1 + i + V);
+                Vector512.Store(a2, y2 + i); Vector512.Store(b2, y2 + i + V);
+                Vector512.Store(a3, y3 + i); Vector512.Store(b3, y3 + i + V);
+            }
+        }
+        if (s.Activation == BbcuActivation.None) return;
+        for (int j = 0; j < nb; j++)
+        {
+            float* yj = y0 + j * plane;
+            float slope = SlopeOf(ref s, o0 + j);
+            Vector512<float> zero = Vector512<float>.Zero, vs = Vector512.Create(slope);
+            for (int i = 0; i < n; i += V)
+            {
+                Vector512<float> z = Vector512.Load(yj + i);
+                // As Activate(Vector<float>): ReLU keeps NaN, leaky/PReLU multiply the non-positive values.
+                z = s.Activation switch
+                {
+                    BbcuActivation.Relu => Vector512.ConditionalSelect(Vector512.GreaterThan(z, zero) | ~Vector512.Equals(z, z), z, zero),
+                    _ => Vector512.ConditionalSelect(Vector512.GreaterThan(z, zero), z, z * vs),
+                };
+                Vector512.Store(z, yj + i);
+            }
         }
     }
 

@@ -52,7 +52,7 @@ public sealed class PackageTests
             string[] entries = zip.Entries.Select(e => e.FullName).ToArray();
             _out.WriteLine("package: " + string.Join(", ", entries));
             foreach (string want in new[] { "analyzers/dotnet/cs/Bbcu.Generator.dll", "lib/net10.0/Bbcu.Runtime.dll", "lib/net10.0/Bbcu.Attributes.dll",
-                         "lib/net10.0/Bbcu.Runtime.xml", "README.md", "LICENSE" })
+                         "lib/net10.0/Bbcu.Runtime.xml", "build/BbcuCompiler.targets", "buildTransitive/BbcuCompiler.targets", "README.md", "LICENSE" })
                 Assert.Contains(want, entries);
             Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.Contains("Generator", StringComparison.Ordinal));
             XDocument nuspec = XDocument.Load(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
@@ -130,6 +130,17 @@ public sealed class PackageTests
         string[] sources = Directory.GetFiles(generated, "*.g.cs");
         Assert.NotEmpty(sources);
         Assert.Contains(sources, f => File.ReadAllText(f).Contains("static partial class Denoiser", StringComparison.Ordinal));
+
+        // 3b. The package's build targets: a Native AOT build for x64 without IlcInstructionSet gets BBCU040
+        //     with the fix; with an instruction set, or the warning turned off, it gets nothing. (Only the
+        //     target runs: a real AOT restore would need nuget.org, which this feed-only app cannot see.)
+        string[] check = { "msbuild", "App.csproj", "-t:BbcuCheckAotInstructionSet", "-nologo", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64" };
+        BuildResult aot = Dotnet(app, check);
+        Assert.Contains("warning BBCU040", aot.Output);
+        Assert.Contains("<IlcInstructionSet>x86-64-v3</IlcInstructionSet>", aot.Output);
+        Assert.DoesNotContain("BBCU040", Dotnet(app, check.Append("-p:IlcInstructionSet=x86-64-v3").ToArray()).Output);
+        Assert.DoesNotContain("BBCU040", Dotnet(app, check.Append("-p:BbcuAotInstructionSetWarning=false").ToArray()).Output);
+        Assert.DoesNotContain("BBCU040", Dotnet(app, check[..^1].Append("-p:RuntimeIdentifier=linux-arm64").ToArray()).Output);
 
         // 4. Run it: the output equals PyTorch's.
         var io = SafetensorsIo.Read(Repo.Path("tests", "fixtures", fixture, "io.safetensors"));

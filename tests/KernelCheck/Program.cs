@@ -428,7 +428,7 @@ internal static unsafe class Program
     private static void CheckConv2d()
     {
         (int Cin, int Cout)[] shapes = [(1, 1), (3, 8), (8, 3), (13, 5)];
-        (int W, int H)[] sizes = [(1, 1), (5, 3), (17, 9), (37, 6)];
+        (int W, int H)[] sizes = [(1, 1), (5, 3), (17, 9), (37, 6), (52, 4)];
         int index = 0;
         foreach (var (cin, cout) in shapes)
             foreach (int k in new[] { 1, 3, 5, 7, 11 })
