@@ -204,7 +204,7 @@ public static partial class BinaryKernels
         int width = s.Width, height = s.Height, cin = s.Cin, cout = s.Cout;
         int words = (cin + 63) >> 6, n = 9 * words, groups = (cout + Group - 1) / Group, plane = width * height;
         bool masked = s.Mask != null;
-        if (Avx512BW.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
+        if (Avx512BW.IsSupported && Avx512F.VL.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
         {
             ConvBandAvx512OneWord(ref s, start, end);
             return;
