@@ -42,6 +42,11 @@ if [ ! -f "$M/dncnn_bbcu_lean_1080p.onnx" ] || [ "$M/dncnn_bbcu.pth" -nt "$M/dnc
 fi
 
 dotnet build -c Release bench/Bbcu.Bench -v q -nologo
+# The host first: every figure below is this host's (compare only ratios measured in one run).
+echo "// $(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//'); flags: $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(avx2|avx512[a-z_0-9]*|gfni|vpclmulqdq)$' | tr '\n' ' ')"
+dotnet run -c Release --no-build --project bench/Bbcu.Bench -- --isa
+# Per-layer specialised binary kernel vs the unspecialised one, same process (docs/compiler.md).
+dotnet run -c Release --no-build --project bench/Bbcu.Bench -- --spec-ab
 # Correctness (ours vs ORT lean) and the 1920x1080 memory figures, each in a fresh process.
 dotnet run -c Release --no-build --project bench/Bbcu.Bench -- --check
 dotnet run -c Release --no-build --project bench/Bbcu.Bench -- --peak ours

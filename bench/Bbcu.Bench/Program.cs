@@ -34,12 +34,14 @@ public static class Check
     }
 }
 
-/// <summary>Entry point: <c>--check</c>, <c>--peak ours|ort-lean</c>, <c>--layers dncnn|bbcum|layer [threads]</c>, or BenchmarkDotNet arguments.</summary>
+/// <summary>Entry point: <c>--isa</c>, <c>--check</c>, <c>--peak ours|ort-lean</c>, <c>--layers dncnn|bbcum|layer [threads]</c>, <c>--spec-ab [calls]</c>, or BenchmarkDotNet arguments.</summary>
 public static class Program
 {
     /// <summary>Runs the selected mode.</summary>
     public static int Main(string[] args)
     {
+        if (args.Length >= 1 && args[0] == "--isa") return Isa();
+        if (args.Length >= 1 && args[0] == "--spec-ab") return SpecialisationAb.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 80);
         if (args.Length >= 1 && args[0] == "--check") return RunChecks();
         if (args.Length >= 2 && args[0] == "--peak") return Peak(args[1]);
         if (args.Length >= 1 && args[0] == "--layers") return Layers(args.Length > 1 ? args[1] : "dncnn", args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1);
@@ -53,6 +55,33 @@ public static class Program
             .AddColumn(StatisticColumn.Median)
             .HideColumns(Column.Job, Column.Toolchain, Column.IterationCount, Column.WarmupCount, Column.LaunchCount);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+        return 0;
+    }
+
+    /// <summary>
+    /// The host first (<c>--isa</c>): CPU model, the instruction sets .NET reports (what the kernels dispatch on;
+    /// <c>DOTNET_EnableAVX512=0</c> and the like show here) and the binary-conv path that follows, so that every
+    /// figure below it is read with its host.
+    /// </summary>
+    private static int Isa()
+    {
+        string model = "unknown CPU";
+        try
+        {
+            foreach (string line in System.IO.File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal)) { model = line[(line.IndexOf(':') + 1)..].Trim(); break; }
+        }
+        catch (System.IO.IOException) { }
+        catch (UnauthorizedAccessException) { }
+        string path = System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported ? "AVX-512 (8 pixels per 512-bit vector, Harley-Seal)"
+            : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2 (4 pixels, nibble LUT)"
+            : System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported ? "AdvSimd (per-pixel, CNT)" : "portable (per-pixel, scalar popcount)";
+        Console.WriteLine($"// host: {model}, {Environment.ProcessorCount} processors, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}, {System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}");
+        Console.WriteLine($"// .NET sees: avx2={System.Runtime.Intrinsics.X86.Avx2.IsSupported} fma={System.Runtime.Intrinsics.X86.Fma.IsSupported} " +
+            $"avx512f={System.Runtime.Intrinsics.X86.Avx512F.IsSupported} avx512bw={System.Runtime.Intrinsics.X86.Avx512BW.IsSupported} " +
+            $"avx512vl={System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported} avx512vbmi={System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported} " +
+            $"gfni512={System.Runtime.Intrinsics.X86.Gfni.V512.IsSupported} advsimd={System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported}");
+        Console.WriteLine($"// binary 3x3 conv path: {path}");
         return 0;
     }
 
@@ -103,7 +132,15 @@ public static class Program
             if (run >= 0) times[done - 1][run] = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
             last = now;
         };
-        for (int i = 0; i < 5; i++) model(x, y, ws);
+        // The first call compiles the model's code: what it cost the JIT (in this process; Native AOT pays at publish).
+        TimeSpan jit0 = System.Runtime.JitInfo.GetCompilationTime();
+        long methods0 = System.Runtime.JitInfo.GetCompiledMethodCount(), il0 = System.Runtime.JitInfo.GetCompiledILBytes();
+        long first = Stopwatch.GetTimestamp();
+        model(x, y, ws);
+        double firstMs = Stopwatch.GetElapsedTime(first).TotalMilliseconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"// first call {firstMs:F1} ms, of which JIT {(System.Runtime.JitInfo.GetCompilationTime() - jit0).TotalMilliseconds:F1} ms: {System.Runtime.JitInfo.GetCompiledMethodCount() - methods0} methods, {System.Runtime.JitInfo.GetCompiledILBytes() - il0} IL bytes"));
+        for (int i = 0; i < 4; i++) model(x, y, ws);
         for (run = 0; run < Runs; run++)
         {
             long start = Stopwatch.GetTimestamp();

@@ -24,11 +24,12 @@ public static partial class BinaryKernels
     /// scalar and AdvSimd paths give.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ConvBandAvx2OneWord(ref ConvState s, int start, int end)
+    private static unsafe void ConvBandAvx2OneWord<TLayer>(ref ConvState s, int start, int end) where TLayer : struct, IBinaryConvLayer
     {
-        int width = s.Width, height = s.Height, cout = s.Cout, groups = (cout + Group - 1) / Group;
+        int width = s.Width, height = s.Height, cout = CoutOf<TLayer>(ref s), groups = (cout + Group - 1) / Group;
+        bool wholeGroups = cout % Group == 0; // a constant when TLayer is a generated layer: the channel checks below fold away
         long plane = (long)width * height;
-        int full = 9 * s.Cin;
+        int full = 9 * CinOf<TLayer>(ref s);
         int* acc = stackalloc int[groups * Group];
         ulong* gathered = stackalloc ulong[9];
 
@@ -56,10 +57,10 @@ public static partial class BinaryKernels
                                                      0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
         Vector256<byte> low = Vector256.Create((byte)0x0f);
         Vector256<int> fullV = Vector256.Create(full);
-        bool prelu = s.Slopes != null, hasBias1 = s.Bias1 != null;
+        bool prelu = PReluOf<TLayer>(ref s), hasBias1 = Bias1Of<TLayer>(ref s);
         ulong* pk = s.Packed;
         byte* kd = s.Kinds;
-        float* y = s.Y, res = s.Residual;
+        float* y = s.Y, res = ResidualOf<TLayer>(ref s) ? s.Residual : null;
         bool inPlace = res == y;
 
         for (int r = s.RowStart + start; r < s.RowStart + end; r++)
@@ -110,18 +111,18 @@ public static partial class BinaryKernels
                         Vector256<ulong> s23 = s2 | Avx2.ShiftLeftLogical(s3, 32);
                         Vector256<int> c02 = Avx2.UnpackLow(s01, s23).AsInt32();
                         Vector256<int> c13 = Avx2.UnpackHigh(s01, s23).AsInt32();
-                        Store(Epilogue8(fullV - (c02 + c02), c, prelu, hasBias1, res, o, o + 2, plane, q + k, cout), y, o, o + 2, plane, q + k, cout);
-                        Store(Epilogue8(fullV - (c13 + c13), c + 4, prelu, hasBias1, res, o + 1, o + 3, plane, q + k, cout), y, o + 1, o + 3, plane, q + k, cout);
+                        Store(Epilogue8(fullV - (c02 + c02), c, prelu, hasBias1, res, o, o + 2, plane, q + k, cout, wholeGroups), y, o, o + 2, plane, q + k, cout, wholeGroups);
+                        Store(Epilogue8(fullV - (c13 + c13), c + 4, prelu, hasBias1, res, o + 1, o + 3, plane, q + k, cout, wholeGroups), y, o + 1, o + 3, plane, q + k, cout, wholeGroups);
                     }
                 }
                 col += 4 * quads;
             }
-            if (s.Next != null) PackBand(s.Next, r * width, (r + 1) * width);
+            if (PacksNextOf<TLayer>(ref s)) PackBand(s.Next, r * width, (r + 1) * width);
         }
     }
 
     /// <summary>
-    /// Most quads (4 pixels each) per run of <see cref="ConvBandAvx2OneWord"/>: in practice a whole row.
+    /// Most quads (4 pixels each) per run of <see cref="ConvBandAvx2OneWord{TLayer}"/>: in practice a whole row.
     /// Measured on Zen 3 at 320×180, 64→64: runs of 4 quads 17.5 ms, 8 quads 15 ms, a whole row 12–13.5 ms.
     /// </summary>
     private const int RunQuads = 256;
@@ -160,22 +161,22 @@ public static partial class BinaryKernels
     /// <summary>The epilogue on two channels × four pixels, the same operations as <see cref="Epilogue"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<float> Epilogue8(Vector256<int> sums, Vector256<float>* c, bool prelu, bool hasBias1,
-        float* res, int o0, int o1, long plane, long q, int cout)
+        float* res, int o0, int o1, long plane, long q, int cout, bool whole)
     {
         Vector256<float> z = Vector256.ConvertToSingle(sums) * c[0] + c[1];
         if (prelu) z = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * c[2]);
         if (hasBias1) z += c[3];
         // Channels past Cout (a last group of 1–3 channels) read nothing: their planes do not exist.
         if (res != null)
-            z += Vector256.Create(o0 < cout ? Vector128.Load(res + o0 * plane + q) : default, o1 < cout ? Vector128.Load(res + o1 * plane + q) : default);
+            z += Vector256.Create(whole || o0 < cout ? Vector128.Load(res + o0 * plane + q) : default, whole || o1 < cout ? Vector128.Load(res + o1 * plane + q) : default);
         return z;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store(Vector256<float> z, float* y, int o0, int o1, long plane, long q, int cout)
+    private static unsafe void Store(Vector256<float> z, float* y, int o0, int o1, long plane, long q, int cout, bool whole)
     {
-        if (o0 < cout) Vector128.Store(z.GetLower(), y + o0 * plane + q);
-        if (o1 < cout) Vector128.Store(z.GetUpper(), y + o1 * plane + q);
+        if (whole || o0 < cout) Vector128.Store(z.GetLower(), y + o0 * plane + q);
+        if (whole || o1 < cout) Vector128.Store(z.GetUpper(), y + o1 * plane + q);
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ namespace Bbcu;
 
 public static partial class BinaryKernels
 {
-    /// <summary>Most blocks (8 pixels each) per run of <see cref="ConvBandAvx512OneWord"/>: in practice a whole row.</summary>
+    /// <summary>Most blocks (8 pixels each) per run of <see cref="ConvBandAvx512OneWord{TLayer}"/>: in practice a whole row.</summary>
     private const int RunBlocks = 128;
 
     /// <summary>
@@ -33,11 +33,12 @@ public static partial class BinaryKernels
     /// bit planes counted with it).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ConvBandAvx512OneWord(ref ConvState s, int start, int end)
+    private static unsafe void ConvBandAvx512OneWord<TLayer>(ref ConvState s, int start, int end) where TLayer : struct, IBinaryConvLayer
     {
-        int width = s.Width, height = s.Height, cout = s.Cout, groups = (cout + Group - 1) / Group;
+        int width = s.Width, height = s.Height, cout = CoutOf<TLayer>(ref s), groups = (cout + Group - 1) / Group;
+        bool wholeGroups = cout % Group == 0;
         long plane = (long)width * height;
-        int full = 9 * s.Cin;
+        int full = 9 * CinOf<TLayer>(ref s);
         int* acc = stackalloc int[groups * Group];
         ulong* gathered = stackalloc ulong[9];
 
@@ -49,7 +50,7 @@ public static partial class BinaryKernels
 
         var lut = new Luts(Vector512.Create(Vector128.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)));
         Vector256<int> fullV = Vector256.Create(full);
-        bool prelu = s.Slopes != null, hasBias1 = s.Bias1 != null;
+        bool prelu = PReluOf<TLayer>(ref s), hasBias1 = Bias1Of<TLayer>(ref s), hasRes = ResidualOf<TLayer>(ref s);
         ulong* pk = s.Packed;
         byte* kd = s.Kinds;
         float* y = s.Y, res = s.Residual;
@@ -89,15 +90,15 @@ public static partial class BinaryKernels
                     {
                         var taps = new Taps(t + k, m + k, b + k);
                         long at = q + k;
-                        Channel(Count9(ref taps, w, lut), fullV, ref s, o, prelu, hasBias1, res, y, plane, at);
-                        if (nb > 1) Channel(Count9(ref taps, w + 1, lut), fullV, ref s, o + 1, prelu, hasBias1, res, y, plane, at);
-                        if (nb > 2) Channel(Count9(ref taps, w + 2, lut), fullV, ref s, o + 2, prelu, hasBias1, res, y, plane, at);
-                        if (nb > 3) Channel(Count9(ref taps, w + 3, lut), fullV, ref s, o + 3, prelu, hasBias1, res, y, plane, at);
+                        Channel(Count9(ref taps, w, lut), fullV, ref s, o, prelu, hasBias1, hasRes, res, y, plane, at);
+                        if (wholeGroups || nb > 1) Channel(Count9(ref taps, w + 1, lut), fullV, ref s, o + 1, prelu, hasBias1, hasRes, res, y, plane, at);
+                        if (wholeGroups || nb > 2) Channel(Count9(ref taps, w + 2, lut), fullV, ref s, o + 2, prelu, hasBias1, hasRes, res, y, plane, at);
+                        if (wholeGroups || nb > 3) Channel(Count9(ref taps, w + 3, lut), fullV, ref s, o + 3, prelu, hasBias1, hasRes, res, y, plane, at);
                     }
                 }
                 col += 8 * blocks;
             }
-            if (s.Next != null) PackBand(s.Next, r * width, (r + 1) * width);
+            if (PacksNextOf<TLayer>(ref s)) PackBand(s.Next, r * width, (r + 1) * width);
         }
     }
 
@@ -248,14 +249,14 @@ public static partial class BinaryKernels
     /// <summary>The epilogue of one output channel on eight consecutive pixels, the same operations as <see cref="Epilogue"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Channel(Vector512<ulong> popcounts, Vector256<int> full, ref ConvState s, int o, bool prelu, bool hasBias1,
-        float* res, float* y, long plane, long at)
+        bool hasRes, float* res, float* y, long plane, long at)
     {
         Vector256<int> pop = Avx512F.ConvertToVector256Int32(popcounts.AsInt64());
         Vector256<float> z = Vector256.ConvertToSingle(full - (pop + pop)) * Vector256.Create(s.Alpha[o]) + Vector256.Create(s.Shift[o]);
         if (prelu) z = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * Vector256.Create(s.Slopes[o]));
         if (hasBias1) z += Vector256.Create(s.Bias1[o]);
         long p = o * plane + at;
-        if (res != null) z += Vector256.Load(res + p);
+        if (hasRes) z += Vector256.Load(res + p);
         Vector256.Store(z, y + p);
     }
 }

@@ -139,11 +139,43 @@ public static partial class BinaryKernels
     /// <param name="weightCount">Non-zero weights per <c>[Cout][tap]</c>, or empty when no weight is 0.</param>
     /// <param name="residual">Added last, or empty; it may be <paramref name="y"/> itself (the output then
     /// replaces the residual in place), but must not partly overlap it.</param>
-    public static unsafe void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
+    public static void Conv3x3(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
         int cin, int cout, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,
         ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1, int degree = 1,
+        ReadOnlySpan<float> nextThresholds = default, Span<ulong> nextPacked = default, Span<byte> nextKinds = default) =>
+        Conv3x3Core<AnyBinaryConvLayer>(packed, kinds, width, height, cin, cout, weights, weightMask, weightCount, alpha, shift,
+            slopes, bias1, residual, y, rowStart, rowEnd, degree, nextThresholds, nextPacked, nextKinds);
+
+    /// <summary>
+    /// <see cref="Conv3x3"/> compiled for one layer's shape and epilogue (<typeparamref name="TLayer"/>, emitted by
+    /// the generator): the same results, bit for bit. The arguments must agree with <typeparamref name="TLayer"/>:
+    /// its channel counts, and slopes, bias1, residual and next-layer buffers given exactly when it says so.
+    /// </summary>
+    public static void Conv3x3<TLayer>(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
+        ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
+        ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,
+        ReadOnlySpan<float> residual, Span<float> y, int rowStart = 0, int rowEnd = -1, int degree = 1,
         ReadOnlySpan<float> nextThresholds = default, Span<ulong> nextPacked = default, Span<byte> nextKinds = default)
+        where TLayer : struct, IBinaryConvLayer
+    {
+        if (TLayer.Cin < 1 || TLayer.Cout < 1 || slopes.IsEmpty == TLayer.PRelu || bias1.IsEmpty == TLayer.Bias1
+            || residual.IsEmpty == TLayer.Residual || nextPacked.IsEmpty == TLayer.PacksNext)
+            throw new ArgumentException($"Conv3x3<{typeof(TLayer).Name}>: the arguments do not match the layer: it has " +
+                $"{TLayer.Cin} → {TLayer.Cout} channels, {(TLayer.PRelu ? "" : "no ")}slopes, {(TLayer.Bias1 ? "" : "no ")}bias1, " +
+                $"{(TLayer.Residual ? "a" : "no")} residual and {(TLayer.PacksNext ? "packs" : "does not pack")} the next layer's input; " +
+                $"the call gives {(slopes.IsEmpty ? "no " : "")}slopes, {(bias1.IsEmpty ? "no " : "")}bias1, {(residual.IsEmpty ? "no" : "a")} residual, " +
+                $"{(nextPacked.IsEmpty ? "no next-layer buffers" : "next-layer buffers")}.");
+        Conv3x3Core<TLayer>(packed, kinds, width, height, TLayer.Cin, TLayer.Cout, weights, weightMask, weightCount, alpha, shift,
+            slopes, bias1, residual, y, rowStart, rowEnd, degree, nextThresholds, nextPacked, nextKinds);
+    }
+
+    private static unsafe void Conv3x3Core<TLayer>(ReadOnlySpan<ulong> packed, ReadOnlySpan<byte> kinds, int width, int height,
+        int cin, int cout, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> weightMask, ReadOnlySpan<int> weightCount,
+        ReadOnlySpan<float> alpha, ReadOnlySpan<float> shift, ReadOnlySpan<float> slopes, ReadOnlySpan<float> bias1,
+        ReadOnlySpan<float> residual, Span<float> y, int rowStart, int rowEnd, int degree,
+        ReadOnlySpan<float> nextThresholds, Span<ulong> nextPacked, Span<byte> nextKinds)
+        where TLayer : struct, IBinaryConvLayer
     {
         BbcuGuard.Sizes(nameof(Conv3x3), false, (nameof(width), width), (nameof(height), height), (nameof(cin), cin), (nameof(cout), cout));
         if ((long)width * height > int.MaxValue) throw new ArgumentException($"Conv3x3: a {width}×{height} map is larger than one span can index.", nameof(width));
@@ -182,7 +214,7 @@ public static partial class BinaryKernels
                 Width = width, Height = height, Cin = cin, Cout = cout, RowStart = rowStart,
                 Next = packNext ? &pack : null,
             };
-            BbcuParallel.For(degree, rowEnd - rowStart, &ConvBand, &state);
+            BbcuParallel.For(degree, rowEnd - rowStart, &ConvBand<TLayer>, &state);
         }
     }
 
@@ -197,23 +229,46 @@ public static partial class BinaryKernels
         public PackState* Next;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ConvBand(void* state, int start, int end)
+    /// <summary>Rows <c>[start, end)</c> of the band: the fastest path the host and the layer allow.</summary>
+    private static unsafe void ConvBand<TLayer>(void* state, int start, int end) where TLayer : struct, IBinaryConvLayer
     {
         ref ConvState s = ref *(ConvState*)state;
+        int groups = (CoutOf<TLayer>(ref s) + Group - 1) / Group;
+        bool oneWord = CinOf<TLayer>(ref s) <= 64 && s.Mask == null && groups <= MaxFusedGroups;
+        if (Avx512BW.IsSupported && Avx512F.VL.IsSupported && oneWord)
+            ConvBandAvx512OneWord<TLayer>(ref s, start, end);
+        else if (Avx2.IsSupported && oneWord)
+            ConvBandAvx2OneWord<TLayer>(ref s, start, end);
+        else
+            ConvBandPortable(ref s, start, end);
+    }
+
+    // The facts of a layer: constants when TLayer is a generated layer struct, the call's arguments otherwise.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CinOf<TLayer>(ref ConvState s) where TLayer : struct, IBinaryConvLayer => TLayer.Cout != 0 ? TLayer.Cin : s.Cin;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CoutOf<TLayer>(ref ConvState s) where TLayer : struct, IBinaryConvLayer => TLayer.Cout != 0 ? TLayer.Cout : s.Cout;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool PReluOf<TLayer>(ref ConvState s) where TLayer : struct, IBinaryConvLayer => TLayer.Cout != 0 ? TLayer.PRelu : s.Slopes != null;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool Bias1Of<TLayer>(ref ConvState s) where TLayer : struct, IBinaryConvLayer => TLayer.Cout != 0 ? TLayer.Bias1 : s.Bias1 != null;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool ResidualOf<TLayer>(ref ConvState s) where TLayer : struct, IBinaryConvLayer => TLayer.Cout != 0 ? TLayer.Residual : s.Residual != null;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool PacksNextOf<TLayer>(ref ConvState s) where TLayer : struct, IBinaryConvLayer => TLayer.Cout != 0 ? TLayer.PacksNext : s.Next != null;
+
+    /// <summary>Any layer, any host: pixel by pixel (the reference the vector paths are checked against).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ConvBandPortable(ref ConvState s, int start, int end)
+    {
         int width = s.Width, height = s.Height, cin = s.Cin, cout = s.Cout;
         int words = (cin + 63) >> 6, n = 9 * words, groups = (cout + Group - 1) / Group, plane = width * height;
         bool masked = s.Mask != null;
-        if (Avx512BW.IsSupported && Avx512F.VL.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
-        {
-            ConvBandAvx512OneWord(ref s, start, end);
-            return;
-        }
-        if (Avx2.IsSupported && words == 1 && !masked && groups <= MaxFusedGroups)
-        {
-            ConvBandAvx2OneWord(ref s, start, end);
-            return;
-        }
         int full = 9 * cin;
         int* acc = stackalloc int[groups * Group]; // cout ≤ 4096 (checked above; the generator rejects wider layers)
         ulong* gathered = stackalloc ulong[n];

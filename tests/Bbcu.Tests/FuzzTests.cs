@@ -25,6 +25,10 @@ namespace Bbcu.Tests;
 /// </summary>
 public sealed class FuzzTests
 {
+    /// <summary>The names the generator gives the binary layers' shape structs (<c>IBinaryConvLayer</c>).</summary>
+    private static readonly System.Text.RegularExpressions.Regex LayerStructName =
+        new(@"^Binary[0-9]+To[0-9]+(_PRelu)?(_Bias1)?(_Residual)?(_PacksNext)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
     /// <summary>Seed models: small fixtures covering every op kind.</summary>
     private static readonly string[] Seeds =
     {
@@ -152,12 +156,14 @@ public sealed class FuzzTests
         else
         {
             // Text from the model file must stay inside comments and literals: the generated file parses cleanly and
-            // declares exactly the model class and its Cost class (an injected member or type would show here).
+            // declares exactly the model class, its Cost class and the binary layers' shape structs, whose names the
+            // generator makes from numbers (an injected member or type would show here).
             SyntaxTree tree = CSharpSyntaxTree.ParseText(o.Source);
             var errors = tree.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(3).ToList();
             if (errors.Count > 0) return "the generated source does not parse: " + string.Join("; ", errors);
             string[] types = tree.GetCompilationUnitRoot().DescendantNodes().OfType<BaseTypeDeclarationSyntax>().Select(t => t.Identifier.Text).ToArray();
-            if (!types.SequenceEqual(new[] { "Model", "Cost" })) return "the generated source declares unexpected types: " + string.Join(", ", types);
+            if (types.Length < 2 || types[0] != "Model" || types[1] != "Cost" || !types.Skip(2).All(t => LayerStructName.IsMatch(t)))
+                return "the generated source declares unexpected types: " + string.Join(", ", types);
             if (o.Source.Contains("Injected", StringComparison.Ordinal) &&
                 tree.GetCompilationUnitRoot().DescendantNodes().OfType<VariableDeclaratorSyntax>().Any(v => v.Identifier.Text.StartsWith("Injected", StringComparison.Ordinal)))
                 return "a name from the model file became a member of the generated class";

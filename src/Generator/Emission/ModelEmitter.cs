@@ -223,7 +223,46 @@ internal sealed class ModelEmitter
             Line();
             EmitLayer(i, layers[i]);
         }
+        EmitBinarySpecs(layers);
         Close();
+    }
+
+    /// <summary>
+    /// The name of the struct that states a binary layer's shape and epilogue to the runtime kernels
+    /// (<c>IBinaryConvLayer</c>): one per distinct combination, shared by the layers that have it.
+    /// </summary>
+    private static string SpecName(BinaryConvLayer b) =>
+        $"Binary{b.Cin}To{b.Cout}" + (b.Slopes is null ? "" : "_PRelu") + (b.Bias1 is null ? "" : "_Bias1")
+        + (b.Residual is null ? "" : "_Residual") + (b.PacksFor is null ? "" : "_PacksNext");
+
+    private void EmitBinarySpecs(IReadOnlyList<Layer> layers)
+    {
+        var users = new List<(string Name, BinaryConvLayer Layer, List<int> Indices)>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i] is not BinaryConvLayer b) continue;
+            string name = SpecName(b);
+            int at = users.FindIndex(u => u.Name == name);
+            if (at < 0) users.Add((name, b, new List<int> { i }));
+            else users[at].Indices.Add(i);
+        }
+        foreach (var (name, b, indices) in users)
+        {
+            Line();
+            Line($"/// <summary>");
+            Line($"/// The shape and epilogue of {(indices.Count == 1 ? "layer" : "layers")} {string.Join(", ", indices)}: the runtime's binary kernels are compiled");
+            Line($"/// for this struct with these as constants (one copy per struct, shared by its layers).");
+            Line($"/// </summary>");
+            Line($"private readonly struct {name} : IBinaryConvLayer");
+            Open();
+            Line($"public static int Cin => {b.Cin};");
+            Line($"public static int Cout => {b.Cout};");
+            Line($"public static bool PRelu => {(b.Slopes is null ? "false" : "true")};");
+            Line($"public static bool Bias1 => {(b.Bias1 is null ? "false" : "true")};");
+            Line($"public static bool Residual => {(b.Residual is null ? "false" : "true")};");
+            Line($"public static bool PacksNext => {(b.PacksFor is null ? "false" : "true")};");
+            Close();
+        }
     }
 
     private void EmitCost()
@@ -357,10 +396,9 @@ internal sealed class ModelEmitter
                 string next = b.PacksFor is null ? "" : "Span<ulong> nextPacked, Span<byte> nextKinds, ";
                 Line($"private static void {m}({input}{residual}Span<float> y, Span<ulong> packed, Span<byte> kinds, {next}int width, int height, int degree)");
                 Open();
-                Line($"const int Cin = {b.Cin}, Cout = {b.Cout};");
                 if (!b.InputPrepacked)
-                    Line("BinaryKernels.SignPack(x, Cin, width * height, " + $"{m}_Thresholds, packed, kinds, degree);");
-                Line($"BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, {m}_Weights, " +
+                    Line($"BinaryKernels.SignPack(x, channels: {b.Cin}, width * height, {m}_Thresholds, packed, kinds, degree);");
+                Line($"BinaryKernels.Conv3x3<{SpecName(b)}>(packed, kinds, width, height, {m}_Weights, " +
                      (b.Mask is null ? "default, default, " : $"{m}_WeightMask, {m}_WeightCount, ") +
                      $"{m}_Alpha, {m}_Shift, " + (b.Slopes is null ? "default, " : $"{m}_Slopes, ") +
                      (b.Bias1 is null ? "default, " : $"{m}_Bias1, ") + (b.Residual is null ? "default, " : "residual, ") + "y, degree: degree" + (b.PacksFor is null ? ");" : ","));

@@ -219,9 +219,8 @@ namespace TestModels
         /// </summary>
         private static void Layer01(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> y, Span<ulong> packed, Span<byte> kinds, Span<ulong> nextPacked, Span<byte> nextKinds, int width, int height, int degree)
         {
-            const int Cin = 16, Cout = 16;
-            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds, degree);
-            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, default, default, Layer01_Alpha, Layer01_Shift, Layer01_Slopes, Layer01_Bias1, residual, y, degree: degree,
+            BinaryKernels.SignPack(x, channels: 16, width * height, Layer01_Thresholds, packed, kinds, degree);
+            BinaryKernels.Conv3x3<Binary16To16_PRelu_Bias1_Residual_PacksNext>(packed, kinds, width, height, Layer01_Weights, default, default, Layer01_Alpha, Layer01_Shift, Layer01_Slopes, Layer01_Bias1, residual, y, degree: degree,
                 nextThresholds: Layer02_Thresholds, nextPacked: nextPacked, nextKinds: nextKinds);
         }
 
@@ -312,8 +311,7 @@ namespace TestModels
         /// </summary>
         private static void Layer02(ReadOnlySpan<float> residual, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)
         {
-            const int Cin = 16, Cout = 16;
-            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer02_Weights, default, default, Layer02_Alpha, Layer02_Shift, Layer02_Slopes, Layer02_Bias1, residual, y, degree: degree);
+            BinaryKernels.Conv3x3<Binary16To16_PRelu_Bias1_Residual>(packed, kinds, width, height, Layer02_Weights, default, default, Layer02_Alpha, Layer02_Shift, Layer02_Slopes, Layer02_Bias1, residual, y, degree: degree);
         }
 
         /// <summary>[16] Sign thresholds (−input_bias).</summary>
@@ -442,5 +440,33 @@ namespace TestModels
         /// </summary>
         private static void Layer04(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree) =>
             FloatKernels.Subtract(a, b, y, degree);
+
+        /// <summary>
+        /// The shape and epilogue of layer 1: the runtime's binary kernels are compiled
+        /// for this struct with these as constants (one copy per struct, shared by its layers).
+        /// </summary>
+        private readonly struct Binary16To16_PRelu_Bias1_Residual_PacksNext : IBinaryConvLayer
+        {
+            public static int Cin => 16;
+            public static int Cout => 16;
+            public static bool PRelu => true;
+            public static bool Bias1 => true;
+            public static bool Residual => true;
+            public static bool PacksNext => true;
+        }
+
+        /// <summary>
+        /// The shape and epilogue of layer 2: the runtime's binary kernels are compiled
+        /// for this struct with these as constants (one copy per struct, shared by its layers).
+        /// </summary>
+        private readonly struct Binary16To16_PRelu_Bias1_Residual : IBinaryConvLayer
+        {
+            public static int Cin => 16;
+            public static int Cout => 16;
+            public static bool PRelu => true;
+            public static bool Bias1 => true;
+            public static bool Residual => true;
+            public static bool PacksNext => false;
+        }
     }
 }

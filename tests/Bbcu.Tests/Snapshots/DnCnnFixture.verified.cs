@@ -198,9 +198,8 @@ namespace TestModels
         /// </summary>
         private static void Layer01(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)
         {
-            const int Cin = 8, Cout = 8;
-            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds, degree);
-            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, default, default, Layer01_Alpha, Layer01_Shift, Layer01_Slopes, Layer01_Bias1, residual, y, degree: degree);
+            BinaryKernels.SignPack(x, channels: 8, width * height, Layer01_Thresholds, packed, kinds, degree);
+            BinaryKernels.Conv3x3<Binary8To8_PRelu_Bias1_Residual>(packed, kinds, width, height, Layer01_Weights, default, default, Layer01_Alpha, Layer01_Shift, Layer01_Slopes, Layer01_Bias1, residual, y, degree: degree);
         }
 
         /// <summary>[8] Sign thresholds (−input_bias).</summary>
@@ -291,5 +290,19 @@ namespace TestModels
         /// </summary>
         private static void Layer03(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int degree) =>
             FloatKernels.Subtract(a, b, y, degree);
+
+        /// <summary>
+        /// The shape and epilogue of layer 1: the runtime's binary kernels are compiled
+        /// for this struct with these as constants (one copy per struct, shared by its layers).
+        /// </summary>
+        private readonly struct Binary8To8_PRelu_Bias1_Residual : IBinaryConvLayer
+        {
+            public static int Cin => 8;
+            public static int Cout => 8;
+            public static bool PRelu => true;
+            public static bool Bias1 => true;
+            public static bool Residual => true;
+            public static bool PacksNext => false;
+        }
     }
 }

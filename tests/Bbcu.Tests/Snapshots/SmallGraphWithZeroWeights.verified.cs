@@ -210,9 +210,8 @@ namespace TestModels
         /// </summary>
         private static void Layer01(ReadOnlySpan<float> x, Span<float> y, Span<ulong> packed, Span<byte> kinds, int width, int height, int degree)
         {
-            const int Cin = 3, Cout = 3;
-            BinaryKernels.SignPack(x, Cin, width * height, Layer01_Thresholds, packed, kinds, degree);
-            BinaryKernels.Conv3x3(packed, kinds, width, height, Cin, Cout, Layer01_Weights, Layer01_WeightMask, Layer01_WeightCount, Layer01_Alpha, Layer01_Shift, default, default, default, y, degree: degree);
+            BinaryKernels.SignPack(x, channels: 3, width * height, Layer01_Thresholds, packed, kinds, degree);
+            BinaryKernels.Conv3x3<Binary3To3>(packed, kinds, width, height, Layer01_Weights, Layer01_WeightMask, Layer01_WeightCount, Layer01_Alpha, Layer01_Shift, default, default, default, y, degree: degree);
         }
 
         /// <summary>[3] Sign thresholds (−input_bias).</summary>
@@ -324,5 +323,19 @@ namespace TestModels
             0f, -0.12f, 0.089999996f, -0.03f, -0.14999999f, 0.06f, -0.06f, 0.14999999f,
             0.03f, -0.089999996f, 0.12f, 0f, -0.12f, 0.089999996f,
         };
+
+        /// <summary>
+        /// The shape and epilogue of layer 1: the runtime's binary kernels are compiled
+        /// for this struct with these as constants (one copy per struct, shared by its layers).
+        /// </summary>
+        private readonly struct Binary3To3 : IBinaryConvLayer
+        {
+            public static int Cin => 3;
+            public static int Cout => 3;
+            public static bool PRelu => false;
+            public static bool Bias1 => false;
+            public static bool Residual => false;
+            public static bool PacksNext => false;
+        }
     }
 }
