@@ -73,6 +73,10 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             Add(BbcuDiagnostics.InvalidAttribute, attributeLocation, name, "it takes two arguments: the model .json and the weights .safetensors");
         }
 
+        // The generated code implements static abstract interface members (the binary layers' shape structs).
+        if (syntax.SyntaxTree.Options is CSharpParseOptions { LanguageVersion: < LanguageVersion.CSharp11 } parseOptions)
+            Add(BbcuDiagnostics.LanguageVersionTooOld, attributeLocation, name, parseOptions.LanguageVersion.ToDisplayString());
+
         LocationInfo? identifier = LocationInfo.From(syntax.Identifier.GetLocation());
         bool isPartial = syntax.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword));
         if (!symbol.IsStatic || !isPartial)

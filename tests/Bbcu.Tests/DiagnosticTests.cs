@@ -11,6 +11,7 @@ using System.Threading;
 using Bbcu.Generator.Diagnostics;
 using Bbcu.Tests.Infrastructure;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Text;
 using Xunit;
 
@@ -266,7 +267,7 @@ public sealed class DiagnosticTests
     /// <summary>The IDs this file triggers; the meta-tests compare it with <see cref="BbcuDiagnostics.All"/> and with the tests' text.</summary>
     private static readonly string[] CoveredIds =
     {
-        "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
+        "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU006", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
         "BBCU015", "BBCU016", "BBCU017", "BBCU018", "BBCU019", "BBCU020", "BBCU021", "BBCU022", "BBCU023", "BBCU024",
         "BBCU025", "BBCU030", "BBCU031", "BBCU032", "BBCU099",
     };
@@ -506,6 +507,46 @@ public sealed class DiagnosticTests
         Diagnostic d = AssertDiagnostic(r, "BBCU005", DiagnosticSeverity.Error, "[BbcuModel] on 'Model'", "it takes two arguments: the model .json and the weights .safetensors");
         AssertErrors(r, "BBCU005");
         AssertAt(d, source, "BbcuModel(\"model.json\")", "BbcuModel(\"model.json\")", fileName: "Model.cs");
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // BBCU006: a project on C# older than 11
+    // ------------------------------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(LanguageVersion.CSharp10, "10.0")]
+    [InlineData(LanguageVersion.CSharp9, "9.0")]
+    public void OldLanguageVersion_BBCU006(LanguageVersion language, string shown)
+    {
+        const string source = """
+            using Bbcu;
+            namespace TestModels
+            {
+                [BbcuModel("model.json", "model.safetensors")]
+                public static partial class Model { }
+            }
+            """;
+        GeneratorResult r = Check(GeneratorHarness.RunModel(TinyJson, TinyWeights(), source, language));
+        Diagnostic d = AssertDiagnostic(r, "BBCU006", DiagnosticSeverity.Error, "'Model'", $"the project compiles C# {shown}",
+            "remove <LangVersion> from the project file or set it to 11 or later");
+        AssertErrors(r, "BBCU006");
+        AssertAt(d, source, "BbcuModel(\"model.json\", \"model.safetensors\")", "BbcuModel(\"model.json\", \"model.safetensors\")", fileName: "Model.cs");
+    }
+
+    [Fact]
+    public void CSharp11CompilesTheModel()
+    {
+        const string source = """
+            using Bbcu;
+            namespace TestModels
+            {
+                [BbcuModel("model.json", "model.safetensors")]
+                public static partial class Model { }
+            }
+            """;
+        GeneratorResult r = Check(GeneratorHarness.RunModel(TinyJson, TinyWeights(), source, LanguageVersion.CSharp11));
+        Assert.DoesNotContain(r.GeneratorDiagnostics, d => d.Id == "BBCU006");
+        Assert.DoesNotContain(r.CompilationDiagnostics, d => d.Severity == DiagnosticSeverity.Error);
     }
 
     // ------------------------------------------------------------------------------------------------------------

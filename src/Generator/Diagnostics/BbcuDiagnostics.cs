@@ -23,6 +23,9 @@ internal static class BbcuDiagnostics
     public static readonly DiagnosticDescriptor InvalidAttribute = Error("BBCU005", "Invalid [BbcuModel] arguments",
         "[BbcuModel] on '{0}': {1}");
 
+    public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("BBCU006", "C# 11 or later needed",
+        "'{0}': the project compiles C# {1}, and the code compiled from the model needs C# 11 or later (static abstract interface members); remove <LangVersion> from the project file or set it to 11 or later");
+
     public static readonly DiagnosticDescriptor MalformedJson = Error("BBCU010", "Malformed model JSON",
         "{0}: malformed JSON at line {1}, column {2}: {3}");
 
@@ -94,7 +97,7 @@ internal static class BbcuDiagnostics
     /// <summary>Every descriptor (tests check there is one test per descriptor).</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All => new[]
     {
-        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, MalformedJson, InvalidModel,
+        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, LanguageVersionTooOld, MalformedJson, InvalidModel,
         UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
         Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, CostReport, InternalError,
     };

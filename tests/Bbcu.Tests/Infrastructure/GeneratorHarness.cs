@@ -81,17 +81,19 @@ public static class GeneratorHarness
         return refs.GroupBy(System.IO.Path.GetFileName).Select(g => (MetadataReference)MetadataReference.CreateFromFile(g.First())).ToArray();
     });
 
-    public static CSharpCompilation CreateCompilation(params string[] sources) =>
+    public static CSharpCompilation CreateCompilation(params string[] sources) => CreateCompilation(LanguageVersion.Latest, sources);
+
+    public static CSharpCompilation CreateCompilation(LanguageVersion language, params string[] sources) =>
         CSharpCompilation.Create("TestModels",
-            sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: "Model.cs")),
+            sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(language), path: "Model.cs")),
             References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable,
                 optimizationLevel: OptimizationLevel.Release, deterministic: true));
 
-    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> files) =>
+    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> files, LanguageVersion language = LanguageVersion.Latest) =>
         CSharpGeneratorDriver.Create(new[] { new BbcuGenerator().AsSourceGenerator() },
             additionalTexts: files,
-            parseOptions: new CSharpParseOptions(LanguageVersion.Latest),
+            parseOptions: new CSharpParseOptions(language),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     public static GeneratorResult Run(CSharpCompilation compilation, GeneratorDriver driver)
@@ -116,12 +118,14 @@ public static class GeneratorHarness
     }
 
     /// <summary>Writes a model (JSON text + weights bytes) to a temp folder and runs the generator on it.</summary>
-    public static GeneratorResult RunModel(string json, byte[] weights, string? source = null)
+    public static GeneratorResult RunModel(string json, byte[] weights, string? source = null, LanguageVersion language = LanguageVersion.Latest)
     {
         string dir = Repo.TempFolder("gen");
         File.WriteAllText(System.IO.Path.Combine(dir, "model.json"), json);
         File.WriteAllBytes(System.IO.Path.Combine(dir, "model.safetensors"), weights);
-        return RunFolder(dir, source);
+        if (language == LanguageVersion.Latest) return RunFolder(dir, source);
+        var files = new[] { "model.json", "model.safetensors" }.Select(f => (AdditionalText)new FileText(System.IO.Path.Combine(dir, f))).ToArray();
+        return Run(CreateCompilation(language, source ?? DefaultSource), CreateDriver(files, language));
     }
 
     public static RunDelegate GetRun(Type model) =>
