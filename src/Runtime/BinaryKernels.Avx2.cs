@@ -100,6 +100,8 @@ public static partial class BinaryKernels
                     int o = g * Group;
                     for (int k = 0; k < 4 * quads; k += 4)
                     {
+                        // The next group's residual, one line per channel every fourth quad (as in the AVX-512 path).
+                        if (res != null && (k & 12) == 0 && g + 1 < groups) PrefetchGroup(res + (o + Group) * plane + q + k, plane);
                         Vector256<ulong> s0 = PixelCount(t + k, m + k, b + k, w, lut, low);
                         Vector256<ulong> s1 = PixelCount(t + k + 1, m + k + 1, b + k + 1, w, lut, low);
                         Vector256<ulong> s2 = PixelCount(t + k + 2, m + k + 2, b + k + 2, w, lut, low);

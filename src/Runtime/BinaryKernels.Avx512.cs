@@ -90,6 +90,9 @@ public static partial class BinaryKernels
                     {
                         var taps = new Taps(t + k, m + k, b + k);
                         long at = q + k;
+                        // The next group's residual at this position, one line per channel every second block: it
+                        // is read a group's sweep later (four planes streamed at once defeat the prefetchers).
+                        if (hasRes && (k & 8) == 0 && g + 1 < groups) PrefetchGroup(res + (o + Group) * plane + at, plane);
                         Channel(Count9(ref taps, w, lut), fullV, ref s, o, prelu, hasBias1, hasRes, res, y, plane, at);
                         if (wholeGroups || nb > 1) Channel(Count9(ref taps, w + 1, lut), fullV, ref s, o + 1, prelu, hasBias1, hasRes, res, y, plane, at);
                         if (wholeGroups || nb > 2) Channel(Count9(ref taps, w + 2, lut), fullV, ref s, o + 2, prelu, hasBias1, hasRes, res, y, plane, at);
@@ -100,6 +103,16 @@ public static partial class BinaryKernels
             }
             if (PacksNextOf<TLayer>(ref s)) PackBand(s.Next, r * width, (r + 1) * width);
         }
+    }
+
+    /// <summary>Prefetches the cache line at <paramref name="p"/> in four consecutive channel planes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchGroup(float* p, long plane)
+    {
+        Sse.Prefetch0(p);
+        Sse.Prefetch0(p + plane);
+        Sse.Prefetch0(p + 2 * plane);
+        Sse.Prefetch0(p + 3 * plane);
     }
 
     /// <summary>Scratch and constants of <see cref="EdgeBlock"/> (the caller's stack).</summary>
