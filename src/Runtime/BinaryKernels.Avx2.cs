@@ -18,8 +18,9 @@ public static partial class BinaryKernels
     /// four output channels the 9 taps of each pixel are XORed with the group's weights and counted by
     /// nibble lookup, the four pixels' sums are transposed in registers to channel-major order and the
     /// epilogue (α, shift, PReLU, bias, residual) runs on them at once, writing four pixels of each
-    /// channel: no staging buffer and one pass over the output. Border pixels, pixels with a tap exactly
-    /// at its threshold and the odd columns go through <see cref="PixelScalar"/>, which does the same
+    /// channel: no staging buffer and one pass over the output. The top and bottom rows take the same
+    /// quads over the six taps of their two rows inside the image. The first and last column, pixels with
+    /// a tap exactly at its threshold and the odd columns go through <see cref="PixelScalar"/>, which does the same
     /// integer sums and the same float operations in the same order, so every pixel gets the bits the
     /// scalar and AdvSimd paths give.
     /// </summary>
@@ -63,14 +64,17 @@ public static partial class BinaryKernels
         float* y = s.Y, res = ResidualOf<TLayer>(ref s) ? s.Residual : null;
         bool inPlace = res == y;
 
+        Vector256<int> full6V = Vector256.Create(6 * CinOf<TLayer>(ref s));
         for (int r = s.RowStart + start; r < s.RowStart + end; r++)
         {
-            bool interiorRow = r > 0 && r < height - 1;
+            // The top and bottom rows have no row above / below: their quads count the six taps of the two
+            // rows inside the image (s = 6·Cin − 2·popcount), the integer PixelScalar computes for them.
+            RowKind kind = height == 1 ? RowKind.Single : r == 0 ? RowKind.Top : r == height - 1 ? RowKind.Bottom : RowKind.Interior;
             int col = 0;
             while (col < width)
             {
-                bool fast = QuadFast(kd, interiorRow, r, col, width);
-                if (!fast && !inPlace && col > 1 && col + 4 > width - 1 && col < width - 1 && QuadFast(kd, interiorRow, r, width - 5, width))
+                bool fast = QuadFast(kd, kind, r, col, width);
+                if (!fast && !inPlace && col > 1 && col + 4 > width - 1 && col < width - 1 && QuadFast(kd, kind, r, width - 5, width))
                 {
                     // The last interior columns: a quad ending at width − 2 that overlaps the previous one
                     // (recomputing some pixels gives the same bits) instead of one pixel at a time. Not when
@@ -91,8 +95,13 @@ public static partial class BinaryKernels
                 // touches 2·Cout planes at once; planes of W·H floats are often a multiple of 1 KiB
                 // apart, so those lines also fight over a few L1 sets.)
                 int quads = 1;
-                while (quads < RunQuads && QuadFast(kd, interiorRow, r, col + 4 * quads, width)) quads++;
+                while (quads < RunQuads && QuadFast(kd, kind, r, col + 4 * quads, width)) quads++;
                 ulong* t = pk + q - width - 1, m = t + width, b = m + width;
+                // Top and bottom rows: the two rows inside the image and the weights of their six taps.
+                bool edge = kind != RowKind.Interior;
+                ulong* e0 = kind == RowKind.Top ? m : t, e1 = kind == RowKind.Top ? b : m;
+                int edgeWeights = kind == RowKind.Top ? 3 * 32 : 0;
+                Vector256<int> rowFull = edge ? full6V : fullV;
                 byte* w = (byte*)s.Weights;
                 for (int g = 0; g < groups; g++, w += 9 * 32)
                 {
@@ -102,10 +111,21 @@ public static partial class BinaryKernels
                     {
                         // The next group's residual, one line per channel every fourth quad (as in the AVX-512 path).
                         if (res != null && (k & 12) == 0 && g + 1 < groups) PrefetchGroup(res + (o + Group) * plane + q + k, plane);
-                        Vector256<ulong> s0 = PixelCount(t + k, m + k, b + k, w, lut, low);
-                        Vector256<ulong> s1 = PixelCount(t + k + 1, m + k + 1, b + k + 1, w, lut, low);
-                        Vector256<ulong> s2 = PixelCount(t + k + 2, m + k + 2, b + k + 2, w, lut, low);
-                        Vector256<ulong> s3 = PixelCount(t + k + 3, m + k + 3, b + k + 3, w, lut, low);
+                        Vector256<ulong> s0, s1, s2, s3;
+                        if (edge)
+                        {
+                            s0 = PixelCount6(e0 + k, e1 + k, w + edgeWeights, lut, low);
+                            s1 = PixelCount6(e0 + k + 1, e1 + k + 1, w + edgeWeights, lut, low);
+                            s2 = PixelCount6(e0 + k + 2, e1 + k + 2, w + edgeWeights, lut, low);
+                            s3 = PixelCount6(e0 + k + 3, e1 + k + 3, w + edgeWeights, lut, low);
+                        }
+                        else
+                        {
+                            s0 = PixelCount(t + k, m + k, b + k, w, lut, low);
+                            s1 = PixelCount(t + k + 1, m + k + 1, b + k + 1, w, lut, low);
+                            s2 = PixelCount(t + k + 2, m + k + 2, b + k + 2, w, lut, low);
+                            s3 = PixelCount(t + k + 3, m + k + 3, b + k + 3, w, lut, low);
+                        }
                         // Each sᵢ holds channels 4g..4g+3 of pixel i in 64-bit lanes (values < 2¹⁶). Interleave
                         // pixels 0,1 and 2,3 into 32-bit lanes, then take 64-bit halves: [o0: p0..p3 | o2: p0..p3]
                         // and [o1: p0..p3 | o3: p0..p3].
@@ -113,8 +133,8 @@ public static partial class BinaryKernels
                         Vector256<ulong> s23 = s2 | Avx2.ShiftLeftLogical(s3, 32);
                         Vector256<int> c02 = Avx2.UnpackLow(s01, s23).AsInt32();
                         Vector256<int> c13 = Avx2.UnpackHigh(s01, s23).AsInt32();
-                        Store(Epilogue8(fullV - (c02 + c02), c, prelu, hasBias1, res, o, o + 2, plane, q + k, cout, wholeGroups), y, o, o + 2, plane, q + k, cout, wholeGroups);
-                        Store(Epilogue8(fullV - (c13 + c13), c + 4, prelu, hasBias1, res, o + 1, o + 3, plane, q + k, cout, wholeGroups), y, o + 1, o + 3, plane, q + k, cout, wholeGroups);
+                        Store(Epilogue8(rowFull - (c02 + c02), c, prelu, hasBias1, res, o, o + 2, plane, q + k, cout, wholeGroups), y, o, o + 2, plane, q + k, cout, wholeGroups);
+                        Store(Epilogue8(rowFull - (c13 + c13), c + 4, prelu, hasBias1, res, o + 1, o + 3, plane, q + k, cout, wholeGroups), y, o + 1, o + 3, plane, q + k, cout, wholeGroups);
                     }
                 }
                 col += 4 * quads;
@@ -129,10 +149,24 @@ public static partial class BinaryKernels
     /// </summary>
     private const int RunQuads = 256;
 
-    /// <summary>Whether the four pixels of row <paramref name="r"/> from <paramref name="col"/> are interior and all their taps ±1.</summary>
+    /// <summary>Where a row lies: its quads count nine taps (interior), six (top: no row above; bottom: none below), or none (a one-row image).</summary>
+    private enum RowKind { Interior, Top, Bottom, Single }
+
+    /// <summary>
+    /// Whether the four pixels of row <paramref name="r"/> from <paramref name="col"/> are away from the left
+    /// and right borders and all their taps inside the image are ±1.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe bool QuadFast(byte* kinds, bool interiorRow, int r, int col, int width) =>
-        interiorRow && col > 0 && col + 4 <= width - 1 && QuadDense(kinds + (long)(r - 1) * width + col - 1, width);
+    private static unsafe bool QuadFast(byte* kinds, RowKind kind, int r, int col, int width) =>
+        kind != RowKind.Single && col > 0 && col + 4 <= width - 1 && (kind == RowKind.Interior
+            ? QuadDense(kinds + (long)(r - 1) * width + col - 1, width)
+            : QuadDense2(kinds + (long)(kind == RowKind.Top ? r : r - 1) * width + col - 1, width));
+
+    /// <summary>Whether the 2×6 flag bytes around four consecutive pixels of a top or bottom row (top-left at <paramref name="k"/>) are all <see cref="Dense"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool QuadDense2(byte* k, int width) =>
+        (Unsafe.ReadUnaligned<uint>(k) | Unsafe.ReadUnaligned<ushort>(k + 4)
+         | Unsafe.ReadUnaligned<uint>(k + width) | Unsafe.ReadUnaligned<ushort>(k + width + 4)) == 0;
 
     private static unsafe Vector256<float> Pair(float* values, int o0, int o1, int cout) =>
         Vector256.Create(Vector128.Create(o0 < cout ? values[o0] : 0f), Vector128.Create(o1 < cout ? values[o1] : 0f));
@@ -157,6 +191,19 @@ public static partial class BinaryKernels
         sum += Count(Vector256.Create(b[0]).AsByte() ^ Avx.LoadVector256(w + 192), lut, low);
         sum += Count(Vector256.Create(b[1]).AsByte() ^ Avx.LoadVector256(w + 224), lut, low);
         sum += Count(Vector256.Create(b[2]).AsByte() ^ Avx.LoadVector256(w + 256), lut, low);
+        return Avx2.SumAbsoluteDifferences(sum, Vector256<byte>.Zero).AsUInt64();
+    }
+
+    /// <summary>Popcounts of the six taps of two rows (<paramref name="a"/> above <paramref name="b"/>) against four output channels' weights (<paramref name="w"/>: the first of the six taps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<ulong> PixelCount6(ulong* a, ulong* b, byte* w, Vector256<byte> lut, Vector256<byte> low)
+    {
+        Vector256<byte> sum = Count(Vector256.Create(a[0]).AsByte() ^ Avx.LoadVector256(w), lut, low);
+        sum += Count(Vector256.Create(a[1]).AsByte() ^ Avx.LoadVector256(w + 32), lut, low);
+        sum += Count(Vector256.Create(a[2]).AsByte() ^ Avx.LoadVector256(w + 64), lut, low);
+        sum += Count(Vector256.Create(b[0]).AsByte() ^ Avx.LoadVector256(w + 96), lut, low);
+        sum += Count(Vector256.Create(b[1]).AsByte() ^ Avx.LoadVector256(w + 128), lut, low);
+        sum += Count(Vector256.Create(b[2]).AsByte() ^ Avx.LoadVector256(w + 160), lut, low);
         return Avx2.SumAbsoluteDifferences(sum, Vector256<byte>.Zero).AsUInt64();
     }
 
