@@ -64,11 +64,12 @@ public static partial class BinaryKernels
         public int Channels, Plane, Words;
     }
 
-    /// <summary>Signs and packs pixels <c>[start, end)</c> of every channel (AVX-512 with VBMI and GFNI where present).</summary>
+    /// <summary>Signs and packs pixels <c>[start, end)</c> of every channel (AVX-512 with VBMI and GFNI, or AVX2, where present).</summary>
     private static unsafe void PackBand(void* state, int start, int end)
     {
         ref PackState s = ref *(PackState*)state;
         if (Avx512Vbmi.IsSupported && Gfni.V512.IsSupported) PackBandAvx512(ref s, start, end);
+        else if (Avx2.IsSupported) PackBandAvx2(ref s, start, end);
         else PackBandPortable(ref s, start, end);
     }
 
