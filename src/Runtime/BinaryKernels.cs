@@ -111,8 +111,15 @@ public static partial class BinaryKernels
                 nonzero[p] |= (ulong)(v != t ? 1 : 0) << shift;
             }
         }
+        WriteFlags(ref s, start, end);
+    }
+
+    /// <summary>The flags of pixels <c>[start, end)</c> from their packed non-zero words: dense when every word is full.</summary>
+    private static unsafe void WriteFlags(ref PackState s, int start, int end)
+    {
+        int plane = s.Plane, words = s.Words;
         ulong tail = (s.Channels & 63) == 0 ? ulong.MaxValue : (1UL << (s.Channels & 63)) - 1;
-        ulong* nz0 = pk + (long)words * plane;
+        ulong* nz0 = s.Packed + (long)words * plane;
         for (int p = start; p < end; p++)
         {
             bool dense = nz0[(long)(words - 1) * plane + p] == tail;

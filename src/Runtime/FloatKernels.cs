@@ -224,15 +224,8 @@ public static class FloatKernels
     {
         int width = s.Width, cin = s.Cin, v = Vector<float>.Count, n = blocks * 2 * v;
         long plane = (long)width * s.Height, ws = cin * 9L;
-        int o2 = nb > 2 ? o0 + 2 : o0, o3 = nb > 3 ? o0 + 3 : o0;
-        long w2 = (o2 - o0) * ws, w3 = (o3 - o0) * ws;
         float* scratch = stackalloc float[nb < 4 ? 2 * MaxRowPassWidth : 1];
-        float* y0 = s.Y + o0 * plane + (long)r * width + colLo, y1 = y0 + plane;
-        float* y2 = nb > 2 ? y0 + 2 * plane : scratch, y3 = nb > 3 ? y0 + 3 * plane : scratch + MaxRowPassWidth;
-        new Span<float>(y0, n).Fill(s.Bias == null ? 0f : s.Bias[o0]);
-        new Span<float>(y1, n).Fill(s.Bias == null ? 0f : s.Bias[o0 + 1]);
-        new Span<float>(y2, n).Fill(s.Bias == null ? 0f : s.Bias[o2]);
-        new Span<float>(y3, n).Fill(s.Bias == null ? 0f : s.Bias[o3]);
+        RowPassTargets(ref s, r, o0, nb, colLo, n, scratch, out float* y0, out float* y1, out float* y2, out float* y3, out long w2, out long w3);
         for (int c = 0; c < cin; c++)
         {
             float* x = s.X + c * plane + (long)(r + ky0 - 1) * width + colLo - 1;
@@ -266,6 +259,30 @@ public static class FloatKernels
         }
     }
 
+    /// <summary>
+    /// The four output rows of a row pass, <paramref name="n"/> floats from column <paramref name="colLo"/> of row
+    /// <paramref name="r"/>, each filled with its channel's bias: channels <paramref name="o0"/>.. of the group, and
+    /// rows of <paramref name="scratch"/> for the channels a group of <paramref name="nb"/> &lt; 4 lacks (they repeat
+    /// channel <paramref name="o0"/>'s weights, at offsets <paramref name="w2"/> and <paramref name="w3"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void RowPassTargets(ref ConvState s, int r, int o0, int nb, int colLo, int n, float* scratch,
+        out float* y0, out float* y1, out float* y2, out float* y3, out long w2, out long w3)
+    {
+        long plane = (long)s.Width * s.Height, ws = s.Cin * 9L;
+        int o2 = nb > 2 ? o0 + 2 : o0, o3 = nb > 3 ? o0 + 3 : o0;
+        w2 = (o2 - o0) * ws;
+        w3 = (o3 - o0) * ws;
+        y0 = s.Y + o0 * plane + (long)r * s.Width + colLo;
+        y1 = y0 + plane;
+        y2 = nb > 2 ? y0 + 2 * plane : scratch;
+        y3 = nb > 3 ? y0 + 3 * plane : scratch + MaxRowPassWidth;
+        new Span<float>(y0, n).Fill(s.Bias == null ? 0f : s.Bias[o0]);
+        new Span<float>(y1, n).Fill(s.Bias == null ? 0f : s.Bias[o0 + 1]);
+        new Span<float>(y2, n).Fill(s.Bias == null ? 0f : s.Bias[o2]);
+        new Span<float>(y3, n).Fill(s.Bias == null ? 0f : s.Bias[o3]);
+    }
+
     /// <summary><see cref="RowPass4x2"/> with 512-bit vectors (16 floats; blocks of 32 columns); same order of operations per element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RowPass4x2Wide(ref ConvState s, int r, int o0, int nb, int ky0, int ky1, int colLo, int blocks)
@@ -273,15 +290,8 @@ public static class FloatKernels
         const int V = 16;
         int width = s.Width, cin = s.Cin, n = blocks * 2 * V;
         long plane = (long)width * s.Height, ws = cin * 9L;
-        int o2 = nb > 2 ? o0 + 2 : o0, o3 = nb > 3 ? o0 + 3 : o0;
-        long w2 = (o2 - o0) * ws, w3 = (o3 - o0) * ws;
         float* scratch = stackalloc float[nb < 4 ? 2 * MaxRowPassWidth : 1];
-        float* y0 = s.Y + o0 * plane + (long)r * width + colLo, y1 = y0 + plane;
-        float* y2 = nb > 2 ? y0 + 2 * plane : scratch, y3 = nb > 3 ? y0 + 3 * plane : scratch + MaxRowPassWidth;
-        new Span<float>(y0, n).Fill(s.Bias == null ? 0f : s.Bias[o0]);
-        new Span<float>(y1, n).Fill(s.Bias == null ? 0f : s.Bias[o0 + 1]);
-        new Span<float>(y2, n).Fill(s.Bias == null ? 0f : s.Bias[o2]);
-        new Span<float>(y3, n).Fill(s.Bias == null ? 0f : s.Bias[o3]);
+        RowPassTargets(ref s, r, o0, nb, colLo, n, scratch, out float* y0, out float* y1, out float* y2, out float* y3, out long w2, out long w3);
         for (int c = 0; c < cin; c++)
         {
             float* x = s.X + c * plane + (long)(r + ky0 - 1) * width + colLo - 1;

@@ -27,7 +27,6 @@ public static partial class BinaryKernels
         byte* lt = stackalloc byte[Blocks * 64];
         byte* nz = stackalloc byte[Blocks * 64];
         byte* anyZero = stackalloc byte[Blocks];
-        ulong tail = (channels & 63) == 0 ? ulong.MaxValue : (1UL << (channels & 63)) - 1;
         int p0 = start;
         for (; p0 <= end - 8; p0 += PackChunk)
         {
@@ -70,18 +69,7 @@ public static partial class BinaryKernels
                         Transpose64x8(nz + b * 64, nonzero);
                 }
             }
-            // Flags: dense when every non-zero word is full.
-            for (int b = 0; b < blocks; b++)
-            {
-                long p = p0 + 8 * b;
-                ulong* nz0 = pk + (long)words * plane + p;
-                for (int i = 0; i < 8; i++)
-                {
-                    bool dense = nz0[(long)(words - 1) * plane + i] == tail;
-                    for (int w = 0; w < words - 1 && dense; w++) dense = nz0[(long)w * plane + i] == ulong.MaxValue;
-                    s.Kinds[p + i] = dense ? Dense : HasZeros;
-                }
-            }
+            WriteFlags(ref s, p0, p0 + 8 * blocks);
             if (blocks < Blocks) { p0 += 8 * blocks; break; }
         }
         if (p0 < end) PackBandPortable(ref s, p0, end);

@@ -110,11 +110,14 @@ public static class GeneratorHarness
     }
 
     /// <summary>Runs the generator with model files taken from <paramref name="folder"/>.</summary>
-    public static GeneratorResult RunFolder(string folder, string? source = null, params string[] fileNames)
+    public static GeneratorResult RunFolder(string folder, string? source = null, params string[] fileNames) =>
+        RunFolder(folder, source, LanguageVersion.Latest, fileNames);
+
+    private static GeneratorResult RunFolder(string folder, string? source, LanguageVersion language, string[] fileNames)
     {
         if (fileNames.Length == 0) fileNames = new[] { "model.json", "model.safetensors" };
         var files = fileNames.Select(f => (AdditionalText)new FileText(System.IO.Path.Combine(folder, f))).ToArray();
-        return Run(CreateCompilation(source ?? DefaultSource), CreateDriver(files));
+        return Run(CreateCompilation(language, source ?? DefaultSource), CreateDriver(files, language));
     }
 
     /// <summary>Writes a model (JSON text + weights bytes) to a temp folder and runs the generator on it.</summary>
@@ -123,9 +126,7 @@ public static class GeneratorHarness
         string dir = Repo.TempFolder("gen");
         File.WriteAllText(System.IO.Path.Combine(dir, "model.json"), json);
         File.WriteAllBytes(System.IO.Path.Combine(dir, "model.safetensors"), weights);
-        if (language == LanguageVersion.Latest) return RunFolder(dir, source);
-        var files = new[] { "model.json", "model.safetensors" }.Select(f => (AdditionalText)new FileText(System.IO.Path.Combine(dir, f))).ToArray();
-        return Run(CreateCompilation(language, source ?? DefaultSource), CreateDriver(files, language));
+        return RunFolder(dir, source, language, Array.Empty<string>());
     }
 
     public static RunDelegate GetRun(Type model) =>
