@@ -40,6 +40,8 @@ public sealed class BbcuGenerator : IIncrementalGenerator
                 spc.ReportDiagnostic(d.ToDiagnostic());
             if (model.Source.Length > 0)
                 spc.AddSource(model.HintName, model.Source);
+            if (model.DataSource.Length > 0)
+                spc.AddSource(model.DataHintName, model.DataSource);
         });
     }
 

@@ -24,23 +24,26 @@ internal static class ModelCompiler
     public static CompiledModel Compile(ModelRequest request, ImmutableArray<AdditionalText> files)
     {
         var diagnostics = new DiagnosticBag();
-        string source = "";
+        string source = "", data = "";
         try
         {
-            source = CompileCore(request, files, diagnostics) ?? "";
+            (source, data) = CompileCore(request, files, diagnostics) ?? ("", "");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             diagnostics.Add(BbcuDiagnostics.InternalError, request.AttributeLocation, request.FullName, $"{e.GetType().Name}: {e.Message}");
-            source = "";
+            source = data = "";
         }
         var all = request.Diagnostics.Concat(diagnostics.Items).ToArray();
         bool failed = diagnostics.HasErrors || source.Length == 0;
         // A model that fails still gets its class's members (throwing) when the class itself is sound,
         // so that the BBCU errors are the only errors of the build.
         if (failed)
+        {
             source = request.Diagnostics.Any(d => d.Id == BbcuDiagnostics.ClassShape.Id) ? "" : SafeFallback(request);
-        return new CompiledModel(request.HintName, source, new EquatableArray<DiagnosticInfo>(all));
+            data = "";
+        }
+        return new CompiledModel(request.HintName, source, request.DataHintName, data, new EquatableArray<DiagnosticInfo>(all));
     }
 
     private static string SafeFallback(ModelRequest request)
@@ -55,7 +58,7 @@ internal static class ModelCompiler
         }
     }
 
-    private static string? CompileCore(ModelRequest request, ImmutableArray<AdditionalText> files, DiagnosticBag diagnostics)
+    private static (string Code, string Data)? CompileCore(ModelRequest request, ImmutableArray<AdditionalText> files, DiagnosticBag diagnostics)
     {
         if (request.Diagnostics.Any(d => BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
             return null;

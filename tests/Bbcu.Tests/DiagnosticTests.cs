@@ -164,7 +164,8 @@ public sealed class DiagnosticTests
     private static GeneratorResult Run(string json, byte[] weights, string? source = null) => Check(GeneratorHarness.RunModel(json, weights, source));
 
     /// <summary>
-    /// Invariants of every run: the generator never throws; on an error it generates only the stand-in
+    /// Invariants of every run: the generator never throws; a model that compiles gets its code and its data
+    /// file; on an error it generates only the stand-in
     /// class (nothing when the class itself is wrong, BBCU004), which compiles cleanly and leaves no
     /// member of the class missing (CS0117); messages are fully formatted.
     /// </summary>
@@ -178,7 +179,7 @@ public sealed class DiagnosticTests
         else if (hasError)
             Assert.Contains("did not compile", Assert.Single(run.GeneratedSources).SourceText.ToString());
         else
-            Assert.Single(run.GeneratedSources);
+            Assert.Equal(new[] { ".Bbcu.Data.g.cs", ".Bbcu.g.cs" }, run.GeneratedSources.Select(s => s.HintName.Substring(s.HintName.IndexOf(".Bbcu", StringComparison.Ordinal))).OrderBy(h => h, StringComparer.Ordinal));
         if (hasError && !r.Ids.Contains("BBCU004"))
             Assert.DoesNotContain(r.CompilationDiagnostics, d => d.Severity == DiagnosticSeverity.Error
                 && (d.Id == "CS0117" || d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal) == true));

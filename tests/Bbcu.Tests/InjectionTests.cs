@@ -49,7 +49,7 @@ public sealed class InjectionTests
         Assert.Null(model.GetField("Injected2"));
         // Still the same model: the names only changed.
         Assert.Equal("model" + payload, (string)model.GetField("ModelName")!.GetRawConstantValue()!);
-        string source = r.GeneratedSource;
+        string source = r.AllGenerated;
         foreach (char c in "\u0085\u2028\u2029") Assert.DoesNotContain(c, source);
     }
 }

@@ -40,14 +40,15 @@ public sealed class SnapshotTests
         Assert.Contains("BBCU031", result.Ids);
         Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Severity >= DiagnosticSeverity.Warning);
         Approval.Verify("SmallGraphWithZeroWeights", result.GeneratedSource);
+        Approval.Verify("SmallGraphWithZeroWeights.Data", result.GeneratedData);
     }
 
     [Fact]
     public void SameInputsGiveByteIdenticalSource()
     {
         string folder = Repo.Path("tests", "fixtures", "dncnn_c3_nc70_nb4");
-        string a = GeneratorHarness.RunFolder(folder).GeneratedSource;
-        string b = GeneratorHarness.RunFolder(folder).GeneratedSource;
+        string a = GeneratorHarness.RunFolder(folder).AllGenerated;
+        string b = GeneratorHarness.RunFolder(folder).AllGenerated;
         Assert.Equal(a, b);
     }
 }

@@ -36,7 +36,18 @@ public sealed class GeneratorResult
     public required ImmutableArray<Diagnostic> CompilationDiagnostics { get; init; }
     public required GeneratorDriver Driver { get; init; }
 
-    public string GeneratedSource => RunResult.Results.SelectMany(r => r.GeneratedSources).Single().SourceText.ToString();
+    /// <summary>The model's code file (<c>*.Bbcu.g.cs</c>: API, layers, constants as named spans).</summary>
+    public string GeneratedSource => Generated(".Bbcu.g.cs");
+
+    /// <summary>The model's data file (<c>*.Bbcu.Data.g.cs</c>: the constants the code file's spans read).</summary>
+    public string GeneratedData => Generated(".Bbcu.Data.g.cs");
+
+    /// <summary>Every generated file, in order, as one text (for checks that must see all of them).</summary>
+    public string AllGenerated => string.Concat(RunResult.Results.SelectMany(r => r.GeneratedSources).Select(s => s.SourceText.ToString()));
+
+    private string Generated(string suffix) => RunResult.Results.SelectMany(r => r.GeneratedSources)
+        .Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal) && (suffix.Contains(".Data.") || !s.HintName.EndsWith(".Data.g.cs", StringComparison.Ordinal)))
+        .SourceText.ToString();
 
     public IEnumerable<string> Ids => GeneratorDiagnostics.Select(d => d.Id);
 
@@ -118,6 +129,14 @@ public static class GeneratorHarness
         if (fileNames.Length == 0) fileNames = new[] { "model.json", "model.safetensors" };
         var files = fileNames.Select(f => (AdditionalText)new FileText(System.IO.Path.Combine(folder, f))).ToArray();
         return Run(CreateCompilation(language, source ?? DefaultSource), CreateDriver(files, language));
+    }
+
+    /// <summary>As <see cref="RunFolder(string, string?, string[])"/>, with the user's project compiled in Debug (no optimisation).</summary>
+    public static GeneratorResult RunFolderDebug(string folder)
+    {
+        var files = new[] { "model.json", "model.safetensors" }.Select(f => (AdditionalText)new FileText(System.IO.Path.Combine(folder, f))).ToArray();
+        CSharpCompilation compilation = CreateCompilation(DefaultSource);
+        return Run(compilation.WithOptions(compilation.Options.WithOptimizationLevel(OptimizationLevel.Debug)), CreateDriver(files));
     }
 
     /// <summary>Writes a model (JSON text + weights bytes) to a temp folder and runs the generator on it.</summary>

@@ -174,18 +174,7 @@ namespace TestModels
         }
 
         /// <summary>[8, 1, 3, 3] weights.</summary>
-        private static ReadOnlySpan<float> Layer00_Weights => new float[]
-        {
-            3.1096883f, 2.4796672f, -3.8096032f, -0.4394455f, 3.039203f, 0.16476484f, 1.9219315f, -0.31226146f,
-            -3.3220246f, -1.9875855f, -2.1650193f, 0.57957745f, -3.8605065f, -1.1189001f, -3.5742383f, -1.5115333f,
-            -2.0096903f, 1.8686701f, -4.0940113f, 1.379378f, 0.6731841f, 0.10498592f, 0.58769685f, -0.8372182f,
-            -1.4110935f, 1.60748f, -0.29848564f, -0.68541706f, 1.6418185f, -1.5362442f, -2.982957f, 4.2308555f,
-            0.9043998f, -3.4982622f, -1.6502702f, 1.9657909f, 1.0557852f, -3.411512f, -0.33696327f, -3.900428f,
-            2.2341957f, -0.9255546f, 1.3774449f, 1.1922172f, 1.2569488f, 0.27076757f, -0.66811085f, -0.4021035f,
-            0.2876011f, -2.651064f, -1.072093f, -0.3068996f, -0.63095295f, 0.3620118f, -0.44559824f, -2.5286899f,
-            4.3438554f, -3.1323924f, -0.7374134f, -1.294339f, -3.819148f, -0.28054053f, -0.45479727f, 0.98329073f,
-            -1.2016946f, 4.3954797f, 2.084596f, -0.4537241f, 2.569385f, 4.499564f, -0.5900382f, 0.33739114f,
-        };
+        private static ReadOnlySpan<float> Layer00_Weights => new(BbcuData.Floats, 0, 72);
 
         /// <summary>
         /// Layer 1: binary_conv2d 'model.2' → 'h1'.
@@ -203,57 +192,22 @@ namespace TestModels
         }
 
         /// <summary>[8] Sign thresholds (−input_bias).</summary>
-        private static ReadOnlySpan<float> Layer01_Thresholds => new float[]
-        {
-            1.6684489f, -0f, 0.5166415f, 0.57865286f, 0.1034236f, -0f, -0.066653766f, 3.2386072f,
-        };
+        private static ReadOnlySpan<float> Layer01_Thresholds => new(BbcuData.Floats, 72, 8);
 
         /// <summary>[2][9][1][4] sign bits of W (output channel o in lane o mod 4 of group o div 4), set for negative.</summary>
-        private static ReadOnlySpan<ulong> Layer01_Weights => new ulong[]
-        {
-            0x0000000000000092UL, 0x0000000000000005UL, 0x00000000000000C5UL, 0x000000000000005FUL,
-            0x0000000000000055UL, 0x000000000000002BUL, 0x0000000000000059UL, 0x000000000000008AUL,
-            0x0000000000000000UL, 0x00000000000000BFUL, 0x0000000000000023UL, 0x0000000000000054UL,
-            0x0000000000000006UL, 0x00000000000000FEUL, 0x000000000000004CUL, 0x00000000000000F7UL,
-            0x00000000000000CAUL, 0x00000000000000F4UL, 0x000000000000004CUL, 0x0000000000000087UL,
-            0x000000000000008CUL, 0x0000000000000025UL, 0x000000000000008EUL, 0x0000000000000031UL,
-            0x00000000000000A7UL, 0x0000000000000071UL, 0x0000000000000016UL, 0x000000000000009DUL,
-            0x0000000000000041UL, 0x000000000000000CUL, 0x0000000000000008UL, 0x00000000000000DCUL,
-            0x0000000000000055UL, 0x0000000000000097UL, 0x000000000000005BUL, 0x0000000000000004UL,
-            0x0000000000000062UL, 0x000000000000004AUL, 0x00000000000000EBUL, 0x00000000000000C2UL,
-            0x00000000000000C0UL, 0x00000000000000DDUL, 0x000000000000001BUL, 0x000000000000002CUL,
-            0x0000000000000077UL, 0x00000000000000C6UL, 0x0000000000000082UL, 0x0000000000000049UL,
-            0x0000000000000097UL, 0x0000000000000086UL, 0x0000000000000053UL, 0x00000000000000A3UL,
-            0x00000000000000FEUL, 0x000000000000008BUL, 0x0000000000000021UL, 0x000000000000001DUL,
-            0x000000000000001BUL, 0x0000000000000045UL, 0x0000000000000005UL, 0x00000000000000EFUL,
-            0x000000000000005AUL, 0x000000000000000BUL, 0x0000000000000050UL, 0x0000000000000096UL,
-            0x0000000000000031UL, 0x00000000000000FAUL, 0x0000000000000064UL, 0x00000000000000E4UL,
-            0x0000000000000090UL, 0x000000000000009AUL, 0x00000000000000B0UL, 0x0000000000000056UL,
-        };
+        private static ReadOnlySpan<ulong> Layer01_Weights => BbcuData.Layer01_Weights;
 
         /// <summary>[8] α = mean|W| per output channel.</summary>
-        private static ReadOnlySpan<float> Layer01_Alpha => new float[]
-        {
-            0.8040086f, 0.85873044f, 0.8283076f, 0.8591392f, 0.7678249f, 0.83321553f, 0.8421004f, 0.8607452f,
-        };
+        private static ReadOnlySpan<float> Layer01_Alpha => new(BbcuData.Floats, 80, 8);
 
         /// <summary>[8] conv bias + RPReLU bias0.</summary>
-        private static ReadOnlySpan<float> Layer01_Shift => new float[]
-        {
-            4.1338778f, -8.835297f, -5.3427734f, -4.697382f, 3.0474677f, 3.776642f, 5.1549006f, 3.4168956f,
-        };
+        private static ReadOnlySpan<float> Layer01_Shift => new(BbcuData.Floats, 88, 8);
 
         /// <summary>[8] PReLU slopes.</summary>
-        private static ReadOnlySpan<float> Layer01_Slopes => new float[]
-        {
-            0.18322162f, 0.15430582f, 0.42552966f, 0.25860164f, 0.35189313f, 0.34784994f, 0.49145272f, 0.12695459f,
-        };
+        private static ReadOnlySpan<float> Layer01_Slopes => new(BbcuData.Floats, 96, 8);
 
         /// <summary>[8] RPReLU bias1.</summary>
-        private static ReadOnlySpan<float> Layer01_Bias1 => new float[]
-        {
-            0.17313398f, -0.9441688f, -1.4639466f, -0.85347074f, -0.39518827f, 2.2453516f, 4.056195f, -1.4039525f,
-        };
+        private static ReadOnlySpan<float> Layer01_Bias1 => new(BbcuData.Floats, 104, 8);
 
         /// <summary>
         /// Layer 2: conv2d 'model.3' → 'noise/s'.
@@ -269,18 +223,7 @@ namespace TestModels
         }
 
         /// <summary>[1, 8, 3, 3] weights.</summary>
-        private static ReadOnlySpan<float> Layer02_Weights => new float[]
-        {
-            -0.0012427933f, -0.011645991f, -0.0053850757f, 0.0013158653f, 0.006268532f, 0.0032638176f, -0.007851454f, -0.00038037315f,
-            -0.0076025636f, -0.011441816f, -0.0022711637f, 0.00077570474f, -0.0021014302f, 0.000952785f, -0.005470471f, 0.0025411274f,
-            -0.0012532007f, -0.004890653f, 0.007509635f, 0.0020142666f, 0.0057724547f, -0.0070173233f, 0.006530135f, -0.0077155633f,
-            0.004757333f, -0.004564566f, -0.008127606f, 0.00169691f, 0.002756186f, -0.0059155067f, -0.0058417227f, -0.0048716962f,
-            0.0011016632f, 0.0021223812f, 0.0030899239f, -0.00085097813f, -0.010556411f, 0.01183567f, -0.005730044f, -0.0019803117f,
-            0.0013948967f, 0.00560693f, -0.0011795249f, 0.008100032f, 0.008913897f, -0.007926324f, -0.004619071f, -0.0020123606f,
-            -0.008255447f, 0.007352027f, 0.0051725064f, -0.0009360619f, 0.0060231537f, 0.00014371451f, -0.002806217f, 0.005679528f,
-            0.00012908522f, 0.000536292f, -0.006892789f, 0.0021142089f, 0.0055142003f, 0.0016052949f, -0.00013924396f, 0.0021488061f,
-            -0.008781099f, 0.0032570842f, -0.003882189f, -0.002044395f, -0.0019006466f, -0.0080577405f, -0.0070797266f, -0.005859441f,
-        };
+        private static ReadOnlySpan<float> Layer02_Weights => new(BbcuData.Floats, 112, 72);
 
         /// <summary>
         /// Layer 3: sub 'diff' → 'out'.

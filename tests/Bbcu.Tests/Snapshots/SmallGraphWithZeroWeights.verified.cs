@@ -176,28 +176,13 @@ namespace TestModels
         }
 
         /// <summary>[3, 2, 3, 3] weights.</summary>
-        private static ReadOnlySpan<float> Layer00_Weights => new float[]
-        {
-            -0.24f, 0.11f, -0.09f, 0.26f, 0.060000002f, -0.14f, 0.21000001f, 0.01f,
-            -0.19f, 0.16000001f, -0.04f, -0.24f, 0.11f, -0.09f, 0.26f, 0.060000002f,
-            -0.14f, 0.21000001f, 0.01f, -0.19f, 0.16000001f, -0.04f, -0.24f, 0.11f,
-            -0.09f, 0.26f, 0.060000002f, -0.14f, 0.21000001f, 0.01f, -0.19f, 0.16000001f,
-            -0.04f, -0.24f, 0.11f, -0.09f, 0.26f, 0.060000002f, -0.14f, 0.21000001f,
-            0.01f, -0.19f, 0.16000001f, -0.04f, -0.24f, 0.11f, -0.09f, 0.26f,
-            0.060000002f, -0.14f, 0.21000001f, 0.01f, -0.19f, 0.16000001f,
-        };
+        private static ReadOnlySpan<float> Layer00_Weights => new(BbcuData.Floats, 0, 54);
 
         /// <summary>[3] bias.</summary>
-        private static ReadOnlySpan<float> Layer00_Bias => new float[]
-        {
-            0.1f, -0.2f, 0f,
-        };
+        private static ReadOnlySpan<float> Layer00_Bias => new(BbcuData.Floats, 54, 3);
 
         /// <summary>[3] PReLU slopes.</summary>
-        private static ReadOnlySpan<float> Layer00_Slopes => new float[]
-        {
-            0.25f, 0.1f, 0.5f,
-        };
+        private static ReadOnlySpan<float> Layer00_Slopes => new(BbcuData.Floats, 57, 3);
 
         /// <summary>
         /// Layer 1: binary_conv2d 'body' → 'b'.
@@ -215,57 +200,22 @@ namespace TestModels
         }
 
         /// <summary>[3] Sign thresholds (−input_bias).</summary>
-        private static ReadOnlySpan<float> Layer01_Thresholds => new float[]
-        {
-            -0f, -0.125f, 0.5f,
-        };
+        private static ReadOnlySpan<float> Layer01_Thresholds => new(BbcuData.Floats, 60, 3);
 
         /// <summary>[1][9][1][4] sign bits of W (output channel o in lane o mod 4 of group o div 4), set for negative.</summary>
-        private static ReadOnlySpan<ulong> Layer01_Weights => new ulong[]
-        {
-            0x0000000000000001UL, 0x0000000000000001UL, 0x0000000000000003UL, 0x0000000000000000UL,
-            0x0000000000000006UL, 0x0000000000000004UL, 0x0000000000000001UL, 0x0000000000000000UL,
-            0x0000000000000003UL, 0x0000000000000002UL, 0x0000000000000006UL, 0x0000000000000000UL,
-            0x0000000000000004UL, 0x0000000000000000UL, 0x0000000000000003UL, 0x0000000000000000UL,
-            0x0000000000000006UL, 0x0000000000000004UL, 0x0000000000000004UL, 0x0000000000000000UL,
-            0x0000000000000001UL, 0x0000000000000003UL, 0x0000000000000006UL, 0x0000000000000000UL,
-            0x0000000000000004UL, 0x0000000000000001UL, 0x0000000000000001UL, 0x0000000000000000UL,
-            0x0000000000000002UL, 0x0000000000000006UL, 0x0000000000000004UL, 0x0000000000000000UL,
-            0x0000000000000001UL, 0x0000000000000003UL, 0x0000000000000002UL, 0x0000000000000000UL,
-        };
+        private static ReadOnlySpan<ulong> Layer01_Weights => BbcuData.Layer01_Weights;
 
         /// <summary>[1][9][1][4] non-zero bits of W.</summary>
-        private static ReadOnlySpan<ulong> Layer01_WeightMask => new ulong[]
-        {
-            0x0000000000000003UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000003UL, 0x0000000000000000UL,
-            0x0000000000000007UL, 0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000007UL, 0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000006UL, 0x0000000000000005UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000007UL, 0x0000000000000003UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000006UL, 0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000000UL,
-            0x0000000000000007UL, 0x0000000000000007UL, 0x0000000000000006UL, 0x0000000000000000UL,
-        };
+        private static ReadOnlySpan<ulong> Layer01_WeightMask => BbcuData.Layer01_WeightMask;
 
         /// <summary>[3][9] non-zero weights per tap.</summary>
-        private static ReadOnlySpan<int> Layer01_WeightCount => new int[]
-        {
-            2, 3, 3, 3, 2, 3, 3, 2, 3, 3, 3, 2, 2, 2, 3, 2, 3, 3,
-            3, 2, 3, 3, 3, 3, 3, 3, 2,
-        };
+        private static ReadOnlySpan<int> Layer01_WeightCount => BbcuData.Layer01_WeightCount;
 
         /// <summary>[3] α = mean|W| per output channel.</summary>
-        private static ReadOnlySpan<float> Layer01_Alpha => new float[]
-        {
-            0.6851852f, 0.6481481f, 0.6944444f,
-        };
+        private static ReadOnlySpan<float> Layer01_Alpha => new(BbcuData.Floats, 63, 3);
 
         /// <summary>[3] conv bias + RPReLU bias0.</summary>
-        private static ReadOnlySpan<float> Layer01_Shift => new float[]
-        {
-            0f, 0f, 0f,
-        };
+        private static ReadOnlySpan<float> Layer01_Shift => new(BbcuData.Floats, 66, 3);
 
         /// <summary>
         /// Layer 2: rprelu 'body.relu' → 'r'.
@@ -275,22 +225,13 @@ namespace TestModels
             FloatKernels.RPRelu(x, y, 3, plane, Layer02_Bias0, Layer02_Slopes, Layer02_Bias1, degree);
 
         /// <summary>RPReLU bias0.</summary>
-        private static ReadOnlySpan<float> Layer02_Bias0 => new float[]
-        {
-            0.5f, -0.25f, 0f,
-        };
+        private static ReadOnlySpan<float> Layer02_Bias0 => new(BbcuData.Floats, 69, 3);
 
         /// <summary>RPReLU slopes.</summary>
-        private static ReadOnlySpan<float> Layer02_Slopes => new float[]
-        {
-            0.25f, 0.25f, 0.125f,
-        };
+        private static ReadOnlySpan<float> Layer02_Slopes => new(BbcuData.Floats, 72, 3);
 
         /// <summary>RPReLU bias1.</summary>
-        private static ReadOnlySpan<float> Layer02_Bias1 => new float[]
-        {
-            -0.5f, 0f, 1f,
-        };
+        private static ReadOnlySpan<float> Layer02_Bias1 => new(BbcuData.Floats, 75, 3);
 
         /// <summary>
         /// Layer 3: add 's' → 's'.
@@ -313,16 +254,7 @@ namespace TestModels
         }
 
         /// <summary>[2, 3, 3, 3] weights.</summary>
-        private static ReadOnlySpan<float> Layer04_Weights => new float[]
-        {
-            -0.14999999f, 0.06f, -0.06f, 0.14999999f, 0.03f, -0.089999996f, 0.12f, 0f,
-            -0.12f, 0.089999996f, -0.03f, -0.14999999f, 0.06f, -0.06f, 0.14999999f, 0.03f,
-            -0.089999996f, 0.12f, 0f, -0.12f, 0.089999996f, -0.03f, -0.14999999f, 0.06f,
-            -0.06f, 0.14999999f, 0.03f, -0.089999996f, 0.12f, 0f, -0.12f, 0.089999996f,
-            -0.03f, -0.14999999f, 0.06f, -0.06f, 0.14999999f, 0.03f, -0.089999996f, 0.12f,
-            0f, -0.12f, 0.089999996f, -0.03f, -0.14999999f, 0.06f, -0.06f, 0.14999999f,
-            0.03f, -0.089999996f, 0.12f, 0f, -0.12f, 0.089999996f,
-        };
+        private static ReadOnlySpan<float> Layer04_Weights => new(BbcuData.Floats, 78, 54);
 
         /// <summary>
         /// The shape and epilogue of layer 1: the runtime's binary kernels are compiled
