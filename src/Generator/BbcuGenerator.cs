@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 using Bbcu.Generator.Diagnostics;
@@ -11,41 +12,89 @@ namespace Bbcu.Generator;
 
 /// <summary>
 /// Compiles each class annotated with <c>[Bbcu.BbcuModel(model, weights)]</c> into C#.
-/// Pipeline: attribute → <see cref="ModelRequest"/> (tracked step "BbcuModelRequest"), combined with
-/// the project's AdditionalFiles → <see cref="CompiledModel"/> ("BbcuCompiledModel") → source + diagnostics.
 /// </summary>
+/// <remarks>
+/// The pipeline, with its tracked step names (each step's output is equatable and location-free, so the
+/// driver stops at the first one that did not change):
+/// <code>
+/// [BbcuModel] class ──► AttributedModel ─┬─► ModelRequest ("BbcuModelRequest")
+///                                        └─► ModelSite (C# positions; only the diagnostics output reads them)
+/// ModelRequest × AdditionalFiles paths ──► ResolvedRequest ("BbcuResolvedRequest")
+/// AdditionalFiles item × wanted paths ───► FileContent, for a model's own files only ("BbcuModelFile")
+/// ResolvedRequest × its FileContents ────► ModelInputs ("BbcuModelInputs")
+///                                    ────► CompiledModel ("BbcuCompiledModel") ─┬─► sources (code, data)
+///                                                                               └─► diagnostics × sites
+/// </code>
+/// A line typed above the class changes only its ModelSite; an edit of another AdditionalFiles item
+/// stops at the file filter; a re-created <c>AdditionalText</c> with the same contents stops at
+/// ModelInputs; a changed model or weights file re-compiles that model alone.
+/// </remarks>
 [Generator(LanguageNames.CSharp)]
 public sealed class BbcuGenerator : IIncrementalGenerator
 {
     public const string AttributeName = "Bbcu.BbcuModelAttribute";
     public const string RequestStep = "BbcuModelRequest";
+    public const string ResolveStep = "BbcuResolvedRequest";
+    public const string FileStep = "BbcuModelFile";
+    public const string InputsStep = "BbcuModelInputs";
     public const string CompileStep = "BbcuCompiledModel";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<ModelRequest> requests = context.SyntaxProvider
+        IncrementalValuesProvider<AttributedModel> attributed = context.SyntaxProvider
             .ForAttributeWithMetadataName(AttributeName,
                 static (node, _) => node is ClassDeclarationSyntax,
-                static (ctx, ct) => CreateRequest(ctx, ct))
+                static (ctx, ct) => CreateRequest(ctx, ct));
+        IncrementalValuesProvider<ModelRequest> requests = attributed
+            .Select(static (a, _) => a.Request)
             .WithTrackingName(RequestStep);
+        IncrementalValueProvider<ImmutableArray<ModelSite>> sites = attributed
+            .Select(static (a, _) => a.Site)
+            .Collect();
 
-        IncrementalValuesProvider<CompiledModel> compiled = requests
-            .Combine(context.AdditionalTextsProvider.Collect())
-            .Select(static (pair, _) => ModelCompiler.Compile(pair.Left, pair.Right))
+        // Paths only: an edit inside an AdditionalFiles item does not change this.
+        IncrementalValueProvider<EquatableArray<string>> paths = context.AdditionalTextsProvider
+            .Select(static (t, _) => t.Path)
+            .Collect()
+            .Select(static (all, _) => new EquatableArray<string>(all.ToArray()));
+        IncrementalValuesProvider<ResolvedRequest> resolved = requests
+            .Combine(paths)
+            .Select(static (pair, _) => ModelFiles.Resolve(pair.Left, pair.Right))
+            .WithTrackingName(ResolveStep);
+
+        IncrementalValueProvider<EquatableArray<WantedFile>> wanted = resolved
+            .Collect()
+            .Select(static (all, _) => ModelFiles.Wanted(all));
+        IncrementalValuesProvider<FileContent> contents = context.AdditionalTextsProvider
+            .Combine(wanted)
+            .SelectMany(static (pair, ct) => ModelFiles.ReadIfWanted(pair.Left, pair.Right, ct))
+            .WithTrackingName(FileStep);
+
+        IncrementalValuesProvider<CompiledModel> compiled = resolved
+            .Combine(contents.Collect())
+            .Select(static (pair, _) => ModelFiles.Inputs(pair.Left, pair.Right))
+            .WithTrackingName(InputsStep)
+            .Select(static (inputs, ct) => ModelCompiler.Compile(inputs, ct))
             .WithTrackingName(CompileStep);
 
-        context.RegisterSourceOutput(compiled, static (spc, model) =>
+        context.RegisterSourceOutput(compiled.Select(static (m, _) => m.Files), static (spc, files) =>
         {
-            foreach (DiagnosticInfo d in model.Diagnostics)
-                spc.ReportDiagnostic(d.ToDiagnostic());
-            if (model.Source.Length > 0)
-                spc.AddSource(model.HintName, model.Source);
-            if (model.DataSource.Length > 0)
-                spc.AddSource(model.DataHintName, model.DataSource);
+            if (files.Source.Length > 0)
+                spc.AddSource(files.HintName, files.Source);
+            if (files.DataSource.Length > 0)
+                spc.AddSource(files.DataHintName, files.DataSource);
+        });
+        context.RegisterSourceOutput(compiled.Select(static (m, _) => m.Report).Combine(sites), static (spc, pair) =>
+        {
+            ModelSite? site = null;
+            foreach (ModelSite s in pair.Right)
+                if (s.FullName == pair.Left.FullName) { site = s; break; }
+            foreach (DiagnosticInfo d in pair.Left.Diagnostics)
+                spc.ReportDiagnostic(d.ToDiagnostic(site));
         });
     }
 
-    private static ModelRequest CreateRequest(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
+    private static AttributedModel CreateRequest(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
     {
         var symbol = (INamedTypeSymbol)ctx.TargetSymbol;
         var syntax = (ClassDeclarationSyntax)ctx.TargetNode;
@@ -57,8 +106,8 @@ public sealed class BbcuGenerator : IIncrementalGenerator
         LocationInfo? Arg(int i) => attributeSyntax?.ArgumentList is { } list && list.Arguments.Count > i
             ? LocationInfo.From(list.Arguments[i].GetLocation()) : attributeLocation;
 
-        void Add(Microsoft.CodeAnalysis.DiagnosticDescriptor d, LocationInfo? at, params string[] args) =>
-            diagnostics.Add(new DiagnosticInfo(d.Id, at, new EquatableArray<string>(args)));
+        void Add(Microsoft.CodeAnalysis.DiagnosticDescriptor d, SiteAnchor at, params string[] args) =>
+            diagnostics.Add(new DiagnosticInfo(d.Id, null, new EquatableArray<string>(args), at));
 
         string modelPath = "", weightsPath = "";
         if (attribute.ConstructorArguments.Length == 2)
@@ -66,32 +115,32 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             modelPath = attribute.ConstructorArguments[0].Value as string ?? "";
             weightsPath = attribute.ConstructorArguments[1].Value as string ?? "";
             if (modelPath.Trim().Length == 0)
-                Add(BbcuDiagnostics.InvalidAttribute, Arg(0), name, "the model path is empty; name the model's .json AdditionalFiles item");
+                Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.ModelArgument, name, "the model path is empty; name the model's .json AdditionalFiles item");
             if (weightsPath.Trim().Length == 0)
-                Add(BbcuDiagnostics.InvalidAttribute, Arg(1), name, "the weights path is empty; name the model's .safetensors AdditionalFiles item");
+                Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.WeightsArgument, name, "the weights path is empty; name the model's .safetensors AdditionalFiles item");
         }
         else
         {
-            Add(BbcuDiagnostics.InvalidAttribute, attributeLocation, name, "it takes two arguments: the model .json and the weights .safetensors");
+            Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.Attribute, name, "it takes two arguments: the model .json and the weights .safetensors");
         }
 
         // The generated code implements static abstract interface members (the binary layers' shape structs).
         if (syntax.SyntaxTree.Options is CSharpParseOptions { LanguageVersion: < LanguageVersion.CSharp11 } parseOptions)
-            Add(BbcuDiagnostics.LanguageVersionTooOld, attributeLocation, name, parseOptions.LanguageVersion.ToDisplayString());
+            Add(BbcuDiagnostics.LanguageVersionTooOld, SiteAnchor.Attribute, name, parseOptions.LanguageVersion.ToDisplayString());
 
         LocationInfo? identifier = LocationInfo.From(syntax.Identifier.GetLocation());
         bool isPartial = syntax.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword));
         if (!symbol.IsStatic || !isPartial)
-            Add(BbcuDiagnostics.ClassShape, identifier, name, !isPartial ? "add the 'partial' modifier" : "add the 'static' modifier");
+            Add(BbcuDiagnostics.ClassShape, SiteAnchor.ClassName, name, !isPartial ? "add the 'partial' modifier" : "add the 'static' modifier");
         if (symbol.TypeParameters.Length > 0)
-            Add(BbcuDiagnostics.ClassShape, identifier, name, "a generic class cannot hold a compiled model");
+            Add(BbcuDiagnostics.ClassShape, SiteAnchor.ClassName, name, "a generic class cannot hold a compiled model");
 
         var containing = new List<string>();
         for (INamedTypeSymbol? t = symbol.ContainingType; t is not null; t = t.ContainingType)
         {
             bool partial = t.DeclaringSyntaxReferences.Any(r => r.GetSyntax(ct) is TypeDeclarationSyntax tds && tds.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));
             if (!partial || t.IsGenericType)
-                Add(BbcuDiagnostics.ClassShape, identifier, name, $"its containing type '{t.Name}' must be a non-generic partial type");
+                Add(BbcuDiagnostics.ClassShape, SiteAnchor.ClassName, name, $"its containing type '{t.Name}' must be a non-generic partial type");
             string keyword = t.IsRecord ? (t.TypeKind == TypeKind.Struct ? "record struct" : "record") : t.TypeKind == TypeKind.Struct ? "struct" : t.TypeKind == TypeKind.Interface ? "interface" : "class";
             containing.Insert(0, $"{(t.IsStatic ? "static " : "")}partial {keyword} {t.Name}");
         }
@@ -107,7 +156,8 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             Accessibility.ProtectedAndInternal => "private protected ",
             _ => "",
         };
-        return new ModelRequest(ns, name, accessibility, new EquatableArray<string>(containing.ToArray()), modelPath, weightsPath,
-            attributeLocation, Arg(0), Arg(1), new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
+        var request = new ModelRequest(ns, name, accessibility, new EquatableArray<string>(containing.ToArray()), modelPath, weightsPath,
+            new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
+        return new AttributedModel(request, new ModelSite(request.FullName, attributeLocation, Arg(0), Arg(1), identifier));
     }
 }

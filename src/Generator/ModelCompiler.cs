@@ -1,6 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.Collections.Immutable;
+using System.Threading;
 using System.Linq;
 using Bbcu.Generator.Analysis;
 using Bbcu.Generator.Diagnostics;
@@ -21,17 +21,19 @@ namespace Bbcu.Generator;
 /// </summary>
 internal static class ModelCompiler
 {
-    public static CompiledModel Compile(ModelRequest request, ImmutableArray<AdditionalText> files)
+    public static CompiledModel Compile(ModelInputs inputs, CancellationToken ct)
     {
+        ModelRequest request = inputs.Request;
         var diagnostics = new DiagnosticBag();
+        diagnostics.AddRange(inputs.Diagnostics);
         string source = "", data = "";
         try
         {
-            (source, data) = CompileCore(request, files, diagnostics) ?? ("", "");
+            (source, data) = CompileCore(inputs, diagnostics, ct) ?? ("", "");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            diagnostics.Add(BbcuDiagnostics.InternalError, request.AttributeLocation, request.FullName, $"{e.GetType().Name}: {e.Message}");
+            diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, $"{e.GetType().Name}: {e.Message}");
             source = data = "";
         }
         var all = request.Diagnostics.Concat(diagnostics.Items).ToArray();
@@ -43,7 +45,7 @@ internal static class ModelCompiler
             source = request.Diagnostics.Any(d => d.Id == BbcuDiagnostics.ClassShape.Id) ? "" : SafeFallback(request);
             data = "";
         }
-        return new CompiledModel(request.HintName, source, request.DataHintName, data, new EquatableArray<DiagnosticInfo>(all));
+        return new CompiledModel(request.FullName, request.HintName, source, request.DataHintName, data, new EquatableArray<DiagnosticInfo>(all));
     }
 
     private static string SafeFallback(ModelRequest request)
@@ -58,41 +60,49 @@ internal static class ModelCompiler
         }
     }
 
-    private static (string Code, string Data)? CompileCore(ModelRequest request, ImmutableArray<AdditionalText> files, DiagnosticBag diagnostics)
+    private static (string Code, string Data)? CompileCore(ModelInputs inputs, DiagnosticBag diagnostics, CancellationToken ct)
     {
-        if (request.Diagnostics.Any(d => BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
+        ModelRequest request = inputs.Request;
+        if (request.Diagnostics.Any(d => BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error) || diagnostics.HasErrors)
             return null;
-        AdditionalText? modelFile = Resolve(request.ModelPath, files, request, BbcuDiagnostics.ModelFileNotFound, request.ModelArgumentLocation, diagnostics);
-        AdditionalText? weightsFile = Resolve(request.WeightsPath, files, request, BbcuDiagnostics.WeightsFileNotFound, request.WeightsArgumentLocation, diagnostics);
+        FileContent? modelFile = inputs.Model, weightsFile = inputs.Weights;
         if (modelFile is null || weightsFile is null) return null;
-
-        SourceText? text = modelFile.GetText();
-        if (text is null)
+        if ((modelFile.Crash ?? weightsFile.Crash) is string crash)
         {
-            diagnostics.Add(BbcuDiagnostics.ModelFileNotFound, request.ModelArgumentLocation, request.ModelPath, request.FullName);
+            diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, crash);
             return null;
         }
+
+        if (modelFile.Text is null)
+        {
+            diagnostics.Add(BbcuDiagnostics.ModelFileNotFound, SiteAnchor.ModelArgument, request.ModelPath, request.FullName);
+            return null;
+        }
+        SourceText text = SourceText.From(modelFile.Text);
         var map = new SourceMap(modelFile.Path, text);
-        ModelDocument? doc = ModelParser.Parse(text.ToString(), map, diagnostics);
+        ModelDocument? doc = ModelParser.Parse(modelFile.Text, map, diagnostics);
 
         SafetensorsFile? weights = null;
         string weightsName = System.IO.Path.GetFileName(weightsFile.Path);
-        try
+        if (weightsFile.Bytes is null)
+            diagnostics.Add(BbcuDiagnostics.MalformedWeights, LocationInfo.FileStart(weightsFile.Path), weightsName, weightsFile.Error ?? "it cannot be read");
+        else
         {
-            weights = SafetensorsFile.Read(WeightsFile.ReadAllBytes(weightsFile));
-        }
-        catch (SafetensorsException e)
-        {
-            diagnostics.Add(BbcuDiagnostics.MalformedWeights, LocationInfo.FileStart(weightsFile.Path), weightsName, e.Message);
-        }
-        catch (System.IO.IOException e)
-        {
-            diagnostics.Add(BbcuDiagnostics.MalformedWeights, LocationInfo.FileStart(weightsFile.Path), weightsName, "it cannot be read: " + e.Message);
+            try
+            {
+                weights = SafetensorsFile.Read(weightsFile.Bytes);
+            }
+            catch (SafetensorsException e)
+            {
+                diagnostics.Add(BbcuDiagnostics.MalformedWeights, LocationInfo.FileStart(weightsFile.Path), weightsName, e.Message);
+            }
         }
         if (doc is null || weights is null) return null;
+        ct.ThrowIfCancellationRequested();
 
         ValidatedModel? model = ModelValidator.Validate(doc, map, weights, weightsFile.Path, diagnostics);
         if (model is null || diagnostics.HasErrors) return null;
+        ct.ThrowIfCancellationRequested();
 
         LayerProgram program = Lowerer.Lower(model, diagnostics);
         ConstantFolder.Run(program);
@@ -100,30 +110,8 @@ internal static class ModelCompiler
         SignPackFuser.Run(program);
         BufferPlan plan = BufferPlanner.Plan(program);
         CostReport cost = CostReport.Compute(model, program, plan);
-        diagnostics.Add(BbcuDiagnostics.CostReport, request.AttributeLocation, request.FullName, model.Name, cost.Summary);
+        diagnostics.Add(BbcuDiagnostics.CostReport, SiteAnchor.Attribute, request.FullName, model.Name, cost.Summary);
+        ct.ThrowIfCancellationRequested();
         return ModelEmitter.Emit(request, program, plan, cost);
     }
-
-    /// <summary>Finds the one additional file whose path ends with <paramref name="suffix"/> (on a path-segment boundary).</summary>
-    private static AdditionalText? Resolve(string suffix, ImmutableArray<AdditionalText> files, ModelRequest request,
-        DiagnosticDescriptor notFound, LocationInfo? location, DiagnosticBag diagnostics)
-    {
-        string wanted = Normalize(suffix).TrimStart('/');
-        if (wanted.StartsWith("./", StringComparison.Ordinal)) wanted = wanted.Substring(2);
-        var matches = new List<AdditionalText>();
-        foreach (AdditionalText file in files)
-        {
-            string path = Normalize(file.Path);
-            if (path == wanted || path.EndsWith("/" + wanted, StringComparison.Ordinal))
-                matches.Add(file);
-        }
-        if (matches.Count == 1) return matches[0];
-        if (matches.Count == 0)
-            diagnostics.Add(notFound, location, suffix, request.FullName);
-        else
-            diagnostics.Add(BbcuDiagnostics.AmbiguousFile, location, suffix, request.FullName, string.Join(", ", matches.Select(m => m.Path).OrderBy(p => p, StringComparer.Ordinal)));
-        return null;
-    }
-
-    private static string Normalize(string path) => path.Replace('\\', '/');
 }

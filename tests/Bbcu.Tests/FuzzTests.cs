@@ -148,6 +148,7 @@ public sealed class FuzzTests
         {
             if (o.ErrorIds.Any(id => !id.StartsWith("BBCU0", StringComparison.Ordinal))) return "an error without a BBCU0xx id: " + string.Join(", ", o.ErrorIds);
             if (o.Source.Length > 0 && !o.Source.Contains("did not compile", StringComparison.Ordinal)) return "a rejected model still produced a model";
+            if (o.Data.Length > 0) return "a rejected model still produced a data file";
         }
         else if (!o.Source.Contains("static partial class Model", StringComparison.Ordinal))
         {
@@ -167,6 +168,12 @@ public sealed class FuzzTests
             if (o.Source.Contains("Injected", StringComparison.Ordinal) &&
                 tree.GetCompilationUnitRoot().DescendantNodes().OfType<VariableDeclaratorSyntax>().Any(v => v.Identifier.Text.StartsWith("Injected", StringComparison.Ordinal)))
                 return "a name from the model file became a member of the generated class";
+            SyntaxTree data = CSharpSyntaxTree.ParseText(o.Data);
+            errors = data.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(3).ToList();
+            if (errors.Count > 0) return "the generated data file does not parse: " + string.Join("; ", errors);
+            string[] dataTypes = data.GetCompilationUnitRoot().DescendantNodes().OfType<BaseTypeDeclarationSyntax>().Select(t => t.Identifier.Text).ToArray();
+            if (!dataTypes.SequenceEqual(new[] { "Model", "BbcuData" }))
+                return "the generated data file declares unexpected types: " + string.Join(", ", dataTypes);
         }
         return null;
     }

@@ -5,7 +5,10 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace Bbcu.Generator.Diagnostics;
 
-/// <summary>A source location as plain data (a <see cref="Location"/> must not be cached by the incremental driver).</summary>
+/// <summary>
+/// A location in a model's own files (its JSON, or the start of its weights file) as plain data: it
+/// depends only on those files' paths and contents, so cached records may hold it.
+/// </summary>
 internal sealed record LocationInfo(string Path, TextSpan Span, LinePositionSpan LineSpan)
 {
     public Location ToLocation() => Location.Create(Path, Span, LineSpan);
@@ -20,14 +23,47 @@ internal sealed record LocationInfo(string Path, TextSpan Span, LinePositionSpan
     public static LocationInfo FileStart(string path) => new(path, default, default);
 }
 
-/// <summary>A diagnostic as plain, equatable data.</summary>
-internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Args)
+/// <summary>
+/// Where in the user's C# a diagnostic belongs, by role rather than by position: the position moves with
+/// every line typed above the class, so the pipeline's cached records hold the role, and the output step
+/// looks the position up in the model's <see cref="ModelSite"/>.
+/// </summary>
+internal enum SiteAnchor
 {
-    public Diagnostic ToDiagnostic()
+    /// <summary>No C# location: the diagnostic's <see cref="DiagnosticInfo.Location"/> (a model file), or none.</summary>
+    None,
+    /// <summary>The <c>[BbcuModel]</c> attribute.</summary>
+    Attribute,
+    /// <summary>The attribute's first argument (the model path).</summary>
+    ModelArgument,
+    /// <summary>The attribute's second argument (the weights path).</summary>
+    WeightsArgument,
+    /// <summary>The annotated class's name.</summary>
+    ClassName,
+}
+
+/// <summary>The C# positions of one <c>[BbcuModel]</c> class, kept apart from everything that is cached.</summary>
+internal sealed record ModelSite(string FullName, LocationInfo? Attribute, LocationInfo? ModelArgument, LocationInfo? WeightsArgument, LocationInfo? ClassName)
+{
+    public LocationInfo? Locate(SiteAnchor anchor) => anchor switch
+    {
+        SiteAnchor.Attribute => Attribute,
+        SiteAnchor.ModelArgument => ModelArgument ?? Attribute,
+        SiteAnchor.WeightsArgument => WeightsArgument ?? Attribute,
+        SiteAnchor.ClassName => ClassName ?? Attribute,
+        _ => null,
+    };
+}
+
+/// <summary>A diagnostic as plain, equatable data: a model-file location or a role in the user's C#.</summary>
+internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Args, SiteAnchor Anchor = SiteAnchor.None)
+{
+    public Diagnostic ToDiagnostic(ModelSite? site)
     {
         var args = new object[Args.Length];
         for (int i = 0; i < args.Length; i++) args[i] = Args[i];
-        return Diagnostic.Create(BbcuDiagnostics.Get(Id), Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, args);
+        LocationInfo? at = Anchor == SiteAnchor.None ? Location : site?.Locate(Anchor);
+        return Diagnostic.Create(BbcuDiagnostics.Get(Id), at?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, args);
     }
 }
 
@@ -40,11 +76,26 @@ internal sealed class DiagnosticBag
 
     public IReadOnlyList<DiagnosticInfo> Items => _items;
 
-    public void Add(DiagnosticDescriptor descriptor, LocationInfo? location, params object[] args)
+    /// <summary>A diagnostic in one of the model's files (or nowhere, for <c>null</c>).</summary>
+    public void Add(DiagnosticDescriptor descriptor, LocationInfo? location, params object[] args) => Add(descriptor, location, SiteAnchor.None, args);
+
+    /// <summary>A diagnostic on the annotated class (see <see cref="SiteAnchor"/>).</summary>
+    public void Add(DiagnosticDescriptor descriptor, SiteAnchor anchor, params object[] args) => Add(descriptor, null, anchor, args);
+
+    private void Add(DiagnosticDescriptor descriptor, LocationInfo? location, SiteAnchor anchor, object[] args)
     {
         var strings = new string[args.Length];
         for (int i = 0; i < args.Length; i++) strings[i] = args[i]?.ToString() ?? "";
-        _items.Add(new DiagnosticInfo(descriptor.Id, location, new EquatableArray<string>(strings)));
+        _items.Add(new DiagnosticInfo(descriptor.Id, location, new EquatableArray<string>(strings), anchor));
         if (descriptor.DefaultSeverity == DiagnosticSeverity.Error) HasErrors = true;
+    }
+
+    public void AddRange(IEnumerable<DiagnosticInfo> items)
+    {
+        foreach (DiagnosticInfo d in items)
+        {
+            _items.Add(d);
+            if (BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error) HasErrors = true;
+        }
     }
 }

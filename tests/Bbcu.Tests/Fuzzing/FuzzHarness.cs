@@ -17,11 +17,12 @@ namespace Bbcu.Tests.Fuzzing;
 /// <param name="Ids">Diagnostic ids reported, in order.</param>
 /// <param name="ErrorIds">Ids of the error diagnostics.</param>
 /// <param name="Source">The generated source ("" or the throwing stand-in when the model failed).</param>
+/// <param name="Data">The generated data file (the constants), or empty.</param>
 /// <param name="Escaped">An exception that escaped <c>ModelCompiler.Compile</c> (must never happen), or null.</param>
 /// <param name="TimedOut">The case ran past its deadline.</param>
 /// <param name="Elapsed">Wall time of the compile.</param>
 /// <param name="AllocatedBytes">Bytes allocated by the compiling thread.</param>
-internal sealed record FuzzOutcome(string[] Ids, string[] ErrorIds, string Source, Exception? Escaped, bool TimedOut, TimeSpan Elapsed, long AllocatedBytes)
+internal sealed record FuzzOutcome(string[] Ids, string[] ErrorIds, string Source, string Data, Exception? Escaped, bool TimedOut, TimeSpan Elapsed, long AllocatedBytes)
 {
     public bool Rejected => ErrorIds.Length > 0;
 }
@@ -37,7 +38,7 @@ internal sealed class FuzzHarness : IDisposable
 
     /// <summary>The request the generator would make for <c>[BbcuModel("model.json", "model.safetensors")] class Model</c>.</summary>
     private static readonly ModelRequest Request = new("TestModels", "Model", "public ", new EquatableArray<string>(Array.Empty<string>()),
-        "model.json", "model.safetensors", null, null, null, new EquatableArray<DiagnosticInfo>(Array.Empty<DiagnosticInfo>()));
+        "model.json", "model.safetensors", new EquatableArray<DiagnosticInfo>(Array.Empty<DiagnosticInfo>()));
 
     public FuzzOutcome Run(string json, byte[] weights, TimeSpan deadline)
     {
@@ -53,7 +54,11 @@ internal sealed class FuzzHarness : IDisposable
             long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
-                result = ModelCompiler.Compile(Request, files);
+                // The generator's per-model steps, in its order: resolve, read the wanted files, compile.
+                ResolvedRequest resolved = Bbcu.Generator.ModelFiles.Resolve(Request, new EquatableArray<string>(files.Select(f => f.Path).ToArray()));
+                EquatableArray<WantedFile> wanted = Bbcu.Generator.ModelFiles.Wanted(new[] { resolved });
+                FileContent[] contents = files.SelectMany(f => Bbcu.Generator.ModelFiles.ReadIfWanted(f, wanted, CancellationToken.None)).ToArray();
+                result = ModelCompiler.Compile(Bbcu.Generator.ModelFiles.Inputs(resolved, contents), CancellationToken.None);
             }
             catch (Exception e)
             {
@@ -64,11 +69,11 @@ internal sealed class FuzzHarness : IDisposable
         thread.Start();
         bool finished = thread.Join(deadline);
         TimeSpan elapsed = started.Elapsed;
-        if (!finished) return new FuzzOutcome(Array.Empty<string>(), Array.Empty<string>(), "", null, true, elapsed, 0);
+        if (!finished) return new FuzzOutcome(Array.Empty<string>(), Array.Empty<string>(), "", "", null, true, elapsed, 0);
         string[] ids = result?.Diagnostics.Select(d => d.Id).ToArray() ?? Array.Empty<string>();
         string[] errors = result?.Diagnostics.Where(d => BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error).Select(d => d.Id).ToArray()
             ?? Array.Empty<string>();
-        return new FuzzOutcome(ids, errors, result?.Source ?? "", escaped, false, elapsed, allocated);
+        return new FuzzOutcome(ids, errors, result?.Source ?? "", result?.DataSource ?? "", escaped, false, elapsed, allocated);
     }
 
     public void Dispose()
