@@ -112,6 +112,7 @@ public static class Program
             var times = new List<double>();
             var allocs = new List<long>();
             var reasons = new SortedSet<string>();
+            var stepTime = new SortedDictionary<string, double>();
             bool changed = false;
             for (int i = 0; i < repeat; i++)
             {
@@ -123,8 +124,11 @@ public static class Program
                 allocs.Add(m.Bytes);
                 foreach (var step in driver.GetRunResult().Results.Single().TrackedSteps)
                     foreach (var run in step.Value)
+                    {
+                        stepTime[step.Key] = stepTime.GetValueOrDefault(step.Key) + run.ElapsedTime.TotalMilliseconds / repeat;
                         foreach (var o in run.Outputs)
                             reasons.Add($"{step.Key}:{o.Reason}");
+                    }
                 string now = Generated();
                 changed |= now != before;
                 before = now;
@@ -134,6 +138,7 @@ public static class Program
             Console.WriteLine($"{name}: median {times[times.Count / 2]:F1} ms (max {times[^1]:F1}), {allocs[allocs.Count / 2] / 1048576.0:F2} MiB allocated; output {(changed ? "re-generated" : "unchanged")}"
                 + (mustRegenerate && !changed ? "  ** expected a new output **" : ""));
             Console.WriteLine($"  steps: {string.Join(", ", reasons)}");
+            Console.WriteLine($"  mean ms per step: {string.Join(", ", stepTime.Where(kv => kv.Value >= 0.5).Select(kv => $"{kv.Key} {kv.Value:F1}"))}");
         }
 
         SyntaxTree Other(CSharpCompilation c) => c.SyntaxTrees.Single(t => t.FilePath == "Other.cs");

@@ -36,7 +36,7 @@ internal static class ModelCompiler
             diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, $"{e.GetType().Name}: {e.Message}");
             source = data = "";
         }
-        var all = request.Diagnostics.Concat(diagnostics.Items).ToArray();
+        var all = request.Diagnostics.Concat(diagnostics.Items).Concat(diagnostics.Truncation(request.FullName)).ToArray();
         bool failed = diagnostics.HasErrors || source.Length == 0;
         // A model that fails still gets its class's members (throwing) when the class itself is sound,
         // so that the BBCU errors are the only errors of the build.

@@ -38,8 +38,8 @@ internal static class BbcuDiagnostics
     public static readonly DiagnosticDescriptor TensorMissing = Error("BBCU013", "Tensor not in weights file",
         "{0}: node '{1}' references tensor '{2}', which is not in the weights file '{3}'; check the state_dict key or re-export the weights");
 
-    public static readonly DiagnosticDescriptor TensorUnused = Warning("BBCU014", "Unused tensor",
-        "{0}: tensor '{1}' is never used by the model '{2}'; remove it from the weights file or reference it from a node");
+    public static readonly DiagnosticDescriptor TensorUnused = Warning("BBCU014", "Unused tensors",
+        "{0}: {1} tensor(s) are never used by the model '{2}': {3}; remove them from the weights file or reference them from a node");
 
     public static readonly DiagnosticDescriptor TensorShape = Error("BBCU015", "Wrong tensor shape",
         "{0}: node '{1}' needs tensor '{2}' of shape [{3}] but the weights file holds [{4}]; fix the model file or re-export the checkpoint with tools/export_bbcu.py");
@@ -83,6 +83,9 @@ internal static class BbcuDiagnostics
     public static readonly DiagnosticDescriptor CostReport = Info("BBCU032", "Model cost",
         "{0}: model '{1}' {2}");
 
+    public static readonly DiagnosticDescriptor Truncated = Warning("BBCU033", "More diagnostics not shown",
+        "'{0}': {1} more {2} diagnostic(s) of this model are not shown (at most {3} of each ID are); fix the ones shown and rebuild to see the rest");
+
     public static readonly DiagnosticDescriptor InternalError = Error("BBCU099", "Internal compiler error",
         "BbcuCompiler failed while compiling '{0}': {1}. This is a bug in BbcuCompiler; please report it with the model file");
 
@@ -99,7 +102,7 @@ internal static class BbcuDiagnostics
     {
         ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, LanguageVersionTooOld, MalformedJson, InvalidModel,
         UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
-        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, CostReport, InternalError,
+        Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, CostReport, Truncated, InternalError,
     };
 
     public static DiagnosticDescriptor Get(string id) => ById[id];

@@ -67,10 +67,17 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
     }
 }
 
-/// <summary>Collects diagnostics for one model; stages add to it and go on where they can.</summary>
+/// <summary>
+/// Collects diagnostics for one model; stages add to it and go on where they can. Keeps at most
+/// <see cref="MaxPerId"/> of each ID (a broken file must not flood the build with thousands); the rest
+/// are counted and summed up by <see cref="Truncation"/>.
+/// </summary>
 internal sealed class DiagnosticBag
 {
+    public const int MaxPerId = 10;
+
     private readonly List<DiagnosticInfo> _items = new();
+    private readonly Dictionary<string, int> _counts = new();
 
     public bool HasErrors { get; private set; }
 
@@ -84,18 +91,39 @@ internal sealed class DiagnosticBag
 
     private void Add(DiagnosticDescriptor descriptor, LocationInfo? location, SiteAnchor anchor, object[] args)
     {
-        var strings = new string[args.Length];
-        for (int i = 0; i < args.Length; i++) strings[i] = args[i]?.ToString() ?? "";
-        _items.Add(new DiagnosticInfo(descriptor.Id, location, new EquatableArray<string>(strings), anchor));
         if (descriptor.DefaultSeverity == DiagnosticSeverity.Error) HasErrors = true;
+        if (!Count(descriptor.Id)) return;
+        var strings = new string[args.Length];
+        for (int i = 0; i < args.Length; i++) strings[i] = System.Convert.ToString(args[i], System.Globalization.CultureInfo.InvariantCulture) ?? "";
+        _items.Add(new DiagnosticInfo(descriptor.Id, location, new EquatableArray<string>(strings), anchor));
     }
 
     public void AddRange(IEnumerable<DiagnosticInfo> items)
     {
         foreach (DiagnosticInfo d in items)
         {
-            _items.Add(d);
             if (BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error) HasErrors = true;
+            if (Count(d.Id)) _items.Add(d);
         }
+    }
+
+    /// <summary>Counts one diagnostic of <paramref name="id"/>; false when it is past the limit (not kept).</summary>
+    private bool Count(string id)
+    {
+        _counts.TryGetValue(id, out int n);
+        _counts[id] = n + 1;
+        return n < MaxPerId;
+    }
+
+    /// <summary>One BBCU033 per ID that went past the limit, saying how many of <paramref name="model"/>'s were left out.</summary>
+    public IEnumerable<DiagnosticInfo> Truncation(string model)
+    {
+        var ids = new List<string>(_counts.Keys);
+        ids.Sort(System.StringComparer.Ordinal);
+        foreach (string id in ids)
+            if (_counts[id] > MaxPerId)
+                yield return new DiagnosticInfo(BbcuDiagnostics.Truncated.Id, null,
+                    new EquatableArray<string>(new[] { model, (_counts[id] - MaxPerId).ToString(System.Globalization.CultureInfo.InvariantCulture), id, MaxPerId.ToString(System.Globalization.CultureInfo.InvariantCulture) }),
+                    SiteAnchor.Attribute);
     }
 }

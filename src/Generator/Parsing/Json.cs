@@ -133,6 +133,7 @@ internal sealed class JsonReader
         _pos++;
         SkipWhitespace();
         if (Peek() == '}') { _pos++; node.Length = _pos - node.Start; return node; }
+        var names = new HashSet<string>(StringComparer.Ordinal); // linear in the number of properties
         while (true)
         {
             SkipWhitespace();
@@ -141,7 +142,7 @@ internal sealed class JsonReader
             int nameStart = _pos;
             string name = ReadString();
             int nameLength = _pos - nameStart;
-            if (node.Property(name) is not null)
+            if (!names.Add(name))
                 throw new JsonParseException($"duplicate property \"{name}\"", nameStart);
             SkipWhitespace();
             if (Peek() != ':')
@@ -214,7 +215,9 @@ internal sealed class JsonReader
             while (Peek() >= '0' && Peek() <= '9') _pos++;
         }
         string raw = _text.Substring(start, _pos - start);
-        double value = double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture);
+        // TryParse: .NET Framework hosts (Visual Studio) throw OverflowException from Parse for 1e400.
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || double.IsInfinity(value))
+            throw new JsonParseException($"the number {(raw.Length <= 24 ? raw : raw.Substring(0, 20) + "…")} is out of range", start);
         return new JsonNode(JsonKind.Number, start) { Length = _pos - start, Number = value };
     }
 

@@ -7,13 +7,18 @@ namespace Bbcu.Generator.Parsing;
 /// <summary>One tensor's entry in a safetensors header.</summary>
 internal sealed class TensorEntry
 {
-    public TensorEntry(string name, string dtype, int[] shape, long dataStart, long byteLength)
+    public TensorEntry(string name, string dtype, ulong[] dims, long dataStart, long byteLength)
     {
-        Name = name; Dtype = dtype; Shape = shape; DataStart = dataStart; ByteLength = byteLength;
+        Name = name; Dtype = dtype; Dims = dims; DataStart = dataStart; ByteLength = byteLength;
+        Shape = new int[dims.Length];
+        for (int i = 0; i < dims.Length; i++) Shape[i] = dims[i] <= int.MaxValue ? (int)dims[i] : -1;
     }
 
     public string Name { get; }
     public string Dtype { get; }
+    /// <summary>The shape as the file states it (any 64-bit sizes, as the reference allows).</summary>
+    public ulong[] Dims { get; }
+    /// <summary>The shape as <c>int</c>s; a size above 2^31−1 (only possible in a zero-sized tensor) is −1, which no model shape matches.</summary>
     public int[] Shape { get; }
     /// <summary>Offset of the first byte in the whole file.</summary>
     public long DataStart { get; }
@@ -24,12 +29,12 @@ internal sealed class TensorEntry
         get
         {
             long n = 1;
-            foreach (int d in Shape) n *= d;
+            foreach (ulong d in Dims) n = checked(n * (long)d);
             return n;
         }
     }
 
-    public string ShapeText => string.Join(", ", Shape);
+    public string ShapeText => string.Join(", ", Dims);
 }
 
 internal sealed class SafetensorsException : Exception
@@ -38,19 +43,20 @@ internal sealed class SafetensorsException : Exception
 }
 
 /// <summary>
-/// Reads and validates a <c>.safetensors</c> file the way the reference implementation does:
-/// 8-byte little-endian header length (capped at <see cref="MaxHeaderBytes"/>), a UTF-8 JSON object
-/// header, known dtypes, <c>shape × dtype size = byte length</c>, offsets contiguous from 0 with no
-/// holes or overlaps, and a data section whose length is exactly the last offset. Duplicate names
-/// are rejected by the JSON reader.
+/// Reads and validates a <c>.safetensors</c> file, accepting exactly the files the reference
+/// implementation (huggingface safetensors, <c>read_metadata</c>) accepts: 8-byte little-endian header
+/// length up to 100 MB; a UTF-8 JSON object header as serde_json reads it (<see cref="SafetensorsHeaderReader"/>);
+/// an optional <c>__metadata__</c> map of strings (or null); each other key a tensor whose info is an
+/// object with exactly one <c>dtype</c>, <c>shape</c> and <c>data_offsets</c> (unknown fields ignored) or
+/// the array <c>[dtype, shape, data_offsets]</c>; a repeated tensor name keeps its last entry; sizes
+/// and offsets are plain unsigned 64-bit integers; offsets tile the data from 0 with no holes; and
+/// the data section ends exactly at the last offset. docs/safetensors.md lists each rule with the
+/// reference code that decides it.
 /// </summary>
 internal sealed class SafetensorsFile
 {
     /// <summary>The reference implementation's limit on the header size (100 MB).</summary>
     public const long MaxHeaderBytes = 100_000_000;
-
-    /// <summary>Upper bound on the number of tensors, so a hostile header cannot make us loop for long.</summary>
-    public const int MaxTensors = 1_000_000;
 
     private readonly byte[] _bytes;
 
@@ -59,17 +65,23 @@ internal sealed class SafetensorsFile
         _bytes = bytes; Tensors = tensors; Metadata = metadata;
     }
 
+    /// <summary>The tensors, in header order (the last entry of a repeated name, at the place of its first).</summary>
     public IReadOnlyList<TensorEntry> Tensors { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    public static int DtypeSize(string dtype) => dtype switch
+    /// <summary>The reference's 22 dtypes and their sizes in bits (<c>Dtype::bitsize</c>); 0 for any other name.</summary>
+    public static int DtypeBits(string dtype) => dtype switch
     {
-        "F64" or "I64" or "U64" => 8,
-        "F32" or "I32" or "U32" => 4,
-        "F16" or "BF16" or "I16" or "U16" => 2,
-        "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
+        "F4" => 4,
+        "F6_E2M3" or "F6_E3M2" => 6,
+        "BOOL" or "U8" or "I8" or "F8_E5M2" or "F8_E4M3" or "F8_E8M0" or "F8_E4M3FNUZ" or "F8_E5M2FNUZ" => 8,
+        "I16" or "U16" or "F16" or "BF16" => 16,
+        "I32" or "U32" or "F32" => 32,
+        "C64" or "F64" or "I64" or "U64" => 64,
         _ => 0,
     };
+
+    private const string DtypeList = "BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ, I16, U16, F16, BF16, I32, U32, F32, C64, F64, I64, U64";
 
     public static SafetensorsFile Read(byte[] bytes)
     {
@@ -82,8 +94,6 @@ internal sealed class SafetensorsFile
         if (headerLength > (ulong)(bytes.Length - 8))
             throw new SafetensorsException($"the header length field says {headerLength} bytes but only {bytes.Length - 8} bytes follow it");
         int n = (int)headerLength;
-        if (n == 0 || bytes[8] != (byte)'{')
-            throw new SafetensorsException("the header does not start with '{' (it must be a JSON object)");
         string headerText;
         try
         {
@@ -93,113 +103,163 @@ internal sealed class SafetensorsFile
         {
             throw new SafetensorsException("the header is not valid UTF-8");
         }
-        JsonNode header;
+        HeaderValue header;
         try
         {
-            header = JsonReader.Parse(headerText);
+            header = SafetensorsHeaderReader.Parse(headerText);
         }
-        catch (JsonParseException e)
+        catch (HeaderSyntaxException e)
         {
             var (line, col) = JsonReader.LineColumn(headerText, e.Position);
             throw new SafetensorsException($"the header is not valid JSON ({e.Message} at line {line}, column {col})");
         }
-        if (header.Kind != JsonKind.Object)
-            throw new SafetensorsException("the header is not a JSON object");
+        if (header.Kind != HeaderKind.Object)
+            throw new SafetensorsException($"the header is {header.KindName}, not a JSON object");
 
-        long dataStart = 8 + n;
-        long dataLength = bytes.Length - dataStart;
-        var tensors = new List<TensorEntry>();
+        // Every entry is checked (as serde deserializes every one); a repeated tensor name keeps the last.
         var metadata = new Dictionary<string, string>();
-        var spans = new List<(long Begin, long End, string Name)>();
-        foreach (JsonProperty p in header.Properties)
+        bool sawMetadata = false;
+        var byName = new Dictionary<string, int>(StringComparer.Ordinal);
+        var infos = new List<(string Name, string Dtype, ulong[] Dims, ulong Begin, ulong End)>();
+        foreach (KeyValuePair<string, HeaderValue> p in header.Entries!)
         {
-            if (p.Name == "__metadata__")
+            if (p.Key == "__metadata__")
             {
-                if (p.Value.Kind != JsonKind.Object)
-                    throw new SafetensorsException("__metadata__ must be an object of strings");
-                foreach (JsonProperty m in p.Value.Properties)
-                {
-                    if (m.Value.Kind != JsonKind.String)
-                        throw new SafetensorsException($"__metadata__ value '{m.Name}' is not a string");
-                    metadata[m.Name] = m.Value.String;
-                }
+                if (sawMetadata) throw new SafetensorsException("\"__metadata__\" appears twice in the header");
+                sawMetadata = true;
+                ReadMetadata(p.Value, metadata);
                 continue;
             }
-            if (tensors.Count >= MaxTensors)
-                throw new SafetensorsException($"more than {MaxTensors} tensors");
-            tensors.Add(ReadEntry(p, dataStart, spans));
+            var info = ReadInfo(p.Key, p.Value);
+            if (byName.TryGetValue(p.Key, out int at)) infos[at] = info;
+            else
+            {
+                byName.Add(p.Key, infos.Count);
+                infos.Add(info);
+            }
         }
 
-        spans.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
-        long expected = 0;
+        // validate(): sorted by (begin, end), each tensor starts where the previous one ended.
+        var order = new List<int>(infos.Count);
+        for (int i = 0; i < infos.Count; i++) order.Add(i);
+        order.Sort((a, b) => infos[a].Begin != infos[b].Begin ? infos[a].Begin.CompareTo(infos[b].Begin)
+            : infos[a].End != infos[b].End ? infos[a].End.CompareTo(infos[b].End) : a.CompareTo(b));
+        ulong expected = 0;
         string previous = "";
-        foreach (var (begin, end, name) in spans)
+        foreach (int i in order)
         {
+            var (name, dtype, dims, begin, end) = infos[i];
+            if (end < begin)
+                throw new SafetensorsException($"tensor '{name}': data_offsets end {end} is before begin {begin}");
             if (begin < expected)
                 throw new SafetensorsException($"tensor '{name}' (bytes {begin}..{end}) overlaps tensor '{previous}'");
             if (begin > expected)
                 throw new SafetensorsException($"there is a hole in the data between byte {expected} and tensor '{name}' at byte {begin}; offsets must be contiguous from 0");
             expected = end;
             previous = name;
+            ulong count = 1;
+            foreach (ulong d in dims)
+                count = CheckedMultiply(count, d, name, dims);
+            ulong bits = CheckedMultiply(count, (ulong)DtypeBits(dtype), name, dims);
+            if (bits % 8 != 0)
+                throw new SafetensorsException($"tensor '{name}': {count} element(s) of {dtype} are not a whole number of bytes");
+            if (bits / 8 != end - begin)
+                throw new SafetensorsException($"tensor '{name}': shape [{string.Join(", ", dims)}] of {dtype} needs {bits / 8} bytes but data_offsets span {end - begin}");
         }
+        ulong dataLength = (ulong)(bytes.Length - 8 - n);
         if (expected != dataLength)
             throw new SafetensorsException(expected < dataLength
                 ? $"the data section holds {dataLength} bytes but the tensors cover only {expected}; the file has trailing bytes or a tensor is missing from the header"
                 : $"the tensors need {expected} bytes of data but the file holds only {dataLength} (truncated?)");
+
+        long dataStart = 8 + n;
+        var tensors = new List<TensorEntry>(infos.Count);
+        foreach (var (name, dtype, dims, begin, end) in infos)
+            tensors.Add(new TensorEntry(name, dtype, dims, dataStart + (long)begin, (long)(end - begin)));
         return new SafetensorsFile(bytes, tensors, metadata);
     }
 
-    private static TensorEntry ReadEntry(JsonProperty p, long dataStart, List<(long, long, string)> spans)
+    private static ulong CheckedMultiply(ulong a, ulong b, string name, ulong[] dims)
     {
-        string name = p.Name;
-        JsonNode v = p.Value;
-        if (v.Kind != JsonKind.Object)
-            throw new SafetensorsException($"tensor '{name}': its header entry is {v.KindName}, not an object");
-        JsonNode? dtypeNode = v.Property("dtype")?.Value;
-        JsonNode? shapeNode = v.Property("shape")?.Value;
-        JsonNode? offsetsNode = v.Property("data_offsets")?.Value;
-        if (dtypeNode is null || dtypeNode.Kind != JsonKind.String)
-            throw new SafetensorsException($"tensor '{name}': missing or non-string \"dtype\"");
-        if (shapeNode is null || shapeNode.Kind != JsonKind.Array)
-            throw new SafetensorsException($"tensor '{name}': missing or non-array \"shape\"");
-        if (offsetsNode is null || offsetsNode.Kind != JsonKind.Array || offsetsNode.Items.Count != 2)
-            throw new SafetensorsException($"tensor '{name}': \"data_offsets\" must be an array [begin, end]");
-        foreach (JsonProperty extra in v.Properties)
-            if (extra.Name != "dtype" && extra.Name != "shape" && extra.Name != "data_offsets")
-                throw new SafetensorsException($"tensor '{name}': unknown header field \"{extra.Name}\"");
-        string dtype = dtypeNode.String;
-        int size = DtypeSize(dtype);
-        if (size == 0)
-            throw new SafetensorsException($"tensor '{name}': unknown dtype \"{dtype}\"");
-        if (shapeNode.Items.Count > 8)
-            throw new SafetensorsException($"tensor '{name}': rank {shapeNode.Items.Count} is above the supported 8");
-        var shape = new int[shapeNode.Items.Count];
-        decimal count = 1;
-        for (int i = 0; i < shape.Length; i++)
-        {
-            JsonNode d = shapeNode.Items[i];
-            if (d.Kind != JsonKind.Number || d.Number < 0 || d.Number != Math.Floor(d.Number) || d.Number > int.MaxValue)
-                throw new SafetensorsException($"tensor '{name}': shape entries must be non-negative integers below 2^31");
-            shape[i] = (int)d.Number;
-            count *= shape[i];
-            if (count > long.MaxValue / 8)
-                throw new SafetensorsException($"tensor '{name}': the shape [{string.Join(", ", shape)}] is too large");
-        }
-        long begin = Offset(offsetsNode.Items[0], name), end = Offset(offsetsNode.Items[1], name);
-        if (end < begin)
-            throw new SafetensorsException($"tensor '{name}': data_offsets end {end} is before begin {begin}");
-        if ((long)count * size != end - begin)
-            throw new SafetensorsException($"tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} needs {(long)count * size} bytes but data_offsets span {end - begin}");
-        spans.Add((begin, end, name));
-        return new TensorEntry(name, dtype, shape, dataStart + begin, end - begin);
+        if (a != 0 && b > ulong.MaxValue / a)
+            throw new SafetensorsException($"tensor '{name}': the shape [{string.Join(", ", dims)}] overflows a 64-bit size");
+        return a * b;
     }
 
-    private static long Offset(JsonNode node, string name)
+    /// <summary><c>Option&lt;HashMap&lt;String, String&gt;&gt;</c>: null, or an object whose values are all strings (last one wins).</summary>
+    private static void ReadMetadata(HeaderValue v, Dictionary<string, string> metadata)
     {
-        if (node.Kind != JsonKind.Number || node.Number < 0 || node.Number != Math.Floor(node.Number) || node.Number > 1e15)
-            throw new SafetensorsException($"tensor '{name}': data_offsets must be non-negative integers");
-        return (long)node.Number;
+        if (v.Kind == HeaderKind.Null) return;
+        if (v.Kind != HeaderKind.Object)
+            throw new SafetensorsException($"\"__metadata__\" is {v.KindName}; it must be an object of strings (or null)");
+        foreach (KeyValuePair<string, HeaderValue> m in v.Entries!)
+        {
+            if (m.Value.Kind != HeaderKind.String)
+                throw new SafetensorsException($"__metadata__ value '{m.Key}' is {m.Value.KindName}, not a string");
+            metadata[m.Key] = m.Value.Text;
+        }
     }
+
+    /// <summary>
+    /// A <c>TensorInfo</c>: an object with <c>dtype</c>, <c>shape</c> and <c>data_offsets</c> once each (other
+    /// fields ignored), or the array <c>[dtype, shape, data_offsets]</c>.
+    /// </summary>
+    private static (string, string, ulong[], ulong, ulong) ReadInfo(string name, HeaderValue v)
+    {
+        HeaderValue? dtype = null, shape = null, offsets = null;
+        if (v.Kind == HeaderKind.Object)
+        {
+            foreach (KeyValuePair<string, HeaderValue> f in v.Entries!)
+            {
+                switch (f.Key)
+                {
+                    case "dtype": dtype = Once(dtype, f.Value, name, f.Key); break;
+                    case "shape": shape = Once(shape, f.Value, name, f.Key); break;
+                    case "data_offsets": offsets = Once(offsets, f.Value, name, f.Key); break;
+                }
+            }
+            foreach (var (field, value) in new[] { ("dtype", dtype), ("shape", shape), ("data_offsets", offsets) })
+                if (value is null) throw new SafetensorsException($"tensor '{name}': the field \"{field}\" is missing");
+        }
+        else if (v.Kind == HeaderKind.Array)
+        {
+            if (v.Items!.Count != 3)
+                throw new SafetensorsException($"tensor '{name}': its header entry is an array of {v.Items.Count}; the array form is [dtype, shape, data_offsets]");
+            (dtype, shape, offsets) = (v.Items[0], v.Items[1], v.Items[2]);
+        }
+        else
+            throw new SafetensorsException($"tensor '{name}': its header entry is {v.KindName}; it must be an object {{\"dtype\", \"shape\", \"data_offsets\"}}");
+
+        string dtypeName = Dtype(dtype!, name);
+        if (shape!.Kind != HeaderKind.Array)
+            throw new SafetensorsException($"tensor '{name}': \"shape\" is {shape.KindName}, not an array");
+        var dims = new ulong[shape.Items!.Count];
+        for (int i = 0; i < dims.Length; i++) dims[i] = Size(shape.Items[i], name, "shape entry");
+        if (offsets!.Kind != HeaderKind.Array || offsets.Items!.Count != 2)
+            throw new SafetensorsException($"tensor '{name}': \"data_offsets\" must be an array [begin, end]");
+        ulong begin = Size(offsets.Items[0], name, "data_offsets entry"), end = Size(offsets.Items[1], name, "data_offsets entry");
+        return (name, dtypeName, dims, begin, end);
+    }
+
+    private static HeaderValue Once(HeaderValue? seen, HeaderValue value, string name, string field) =>
+        seen is null ? value : throw new SafetensorsException($"tensor '{name}': the field \"{field}\" appears twice");
+
+    /// <summary>A dtype: its name as a string, or a one-key object <c>{"NAME": null}</c> (serde's map form of an enum).</summary>
+    private static string Dtype(HeaderValue v, string name)
+    {
+        string dtype;
+        if (v.Kind == HeaderKind.String) dtype = v.Text;
+        else if (v.Kind == HeaderKind.Object && v.Entries!.Count == 1 && v.Entries[0].Value.Kind == HeaderKind.Null) dtype = v.Entries[0].Key;
+        else throw new SafetensorsException($"tensor '{name}': \"dtype\" is {v.KindName}, not a dtype name");
+        if (DtypeBits(dtype) == 0)
+            throw new SafetensorsException($"tensor '{name}': unknown dtype \"{dtype}\" (the format's dtypes are {DtypeList})");
+        return dtype;
+    }
+
+    /// <summary>A <c>usize</c>: a plain non-negative integer (no sign, fraction or exponent) up to 2^64−1.</summary>
+    private static ulong Size(HeaderValue v, string name, string what) =>
+        v.Kind == HeaderKind.UInt ? v.UInt
+            : throw new SafetensorsException($"tensor '{name}': a {what} is {v.KindName}; sizes and offsets must be non-negative integers written without a sign, fraction or exponent");
 
     /// <summary>Reads a floating-point tensor, widening F16 and BF16 to float exactly.</summary>
     public float[] ReadFloats(TensorEntry t)

@@ -155,12 +155,21 @@ internal static class ModelValidator
             else diagnostics.Add(BbcuDiagnostics.UnusedValue, map.At(n.OutputNode), file, n.Label, n.Output);
         }
 
-        foreach (TensorEntry e in weights.Tensors)
-            if (!used.Contains(e.Name))
-                diagnostics.Add(BbcuDiagnostics.TensorUnused, LocationInfo.FileStart(weightsPath), weightsName, e.Name, doc.Name);
+        // One warning for all of them: a checkpoint with optimizer state or EMA copies can hold thousands.
+        var unused = weights.Tensors.Where(e => !used.Contains(e.Name)).Select(e => e.Name).ToList();
+        if (unused.Count > 0)
+            diagnostics.Add(BbcuDiagnostics.TensorUnused, LocationInfo.FileStart(weightsPath), weightsName, unused.Count, doc.Name, FewNames(unused));
 
         if (!ok || !values.TryGetValue(doc.Output, out Value? output)) return null;
         return new ValidatedModel(doc.Name, file, values[doc.InputName], output, nodes);
+    }
+
+    /// <summary>The first few names, quoted, and how many more.</summary>
+    private static string FewNames(List<string> names)
+    {
+        const int Shown = 5;
+        string few = string.Join(", ", names.Take(Shown).Select(n => $"'{n}'"));
+        return names.Count <= Shown ? few : $"{few} and {names.Count - Shown} more";
     }
 
     private static List<NodeDecl>? TopologicalOrder(ModelDocument doc, Dictionary<string, NodeDecl> producers, out List<NodeDecl> stuck)
