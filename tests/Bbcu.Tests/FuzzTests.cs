@@ -157,13 +157,14 @@ public sealed class FuzzTests
         else
         {
             // Text from the model file must stay inside comments and literals: the generated file parses cleanly and
-            // declares exactly the model class, its Cost class and the binary layers' shape structs, whose names the
+            // declares exactly the model class, its BbcuModel struct (sizes for the runtime), its Cost class and the binary
+            // layers' shape structs, whose names the
             // generator makes from numbers (an injected member or type would show here).
             SyntaxTree tree = CSharpSyntaxTree.ParseText(o.Source);
             var errors = tree.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(3).ToList();
             if (errors.Count > 0) return "the generated source does not parse: " + string.Join("; ", errors);
             string[] types = tree.GetCompilationUnitRoot().DescendantNodes().OfType<BaseTypeDeclarationSyntax>().Select(t => t.Identifier.Text).ToArray();
-            if (types.Length < 2 || types[0] != "Model" || types[1] != "Cost" || !types.Skip(2).All(t => LayerStructName.IsMatch(t)))
+            if (types.Length < 3 || types[0] != "Model" || types[1] != "BbcuModel" || types[2] != "Cost" || !types.Skip(3).All(t => LayerStructName.IsMatch(t)))
                 return "the generated source declares unexpected types: " + string.Join(", ", types);
             if (o.Source.Contains("Injected", StringComparison.Ordinal) &&
                 tree.GetCompilationUnitRoot().DescendantNodes().OfType<VariableDeclaratorSyntax>().Any(v => v.Identifier.Text.StartsWith("Injected", StringComparison.Ordinal)))

@@ -17,7 +17,8 @@ namespace Bbcu.Generator.Emission;
 /// </summary>
 internal sealed class ModelEmitter
 {
-    public const string Version = "0.1.0";
+    /// <summary>The generator's version (its assembly's, set once in Directory.Build.props), stamped in every file.</summary>
+    public static readonly string Version = typeof(ModelEmitter).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "unknown";
 
     private readonly StringBuilder _sb = new();
     private readonly ModelRequest _request;
@@ -145,27 +146,78 @@ internal sealed class ModelEmitter
 
     private void EmitFallbackClass()
     {
-        string name = _request.ClassName;
         Line($"/// <summary>Stands in for model '{Literals.Comment(FileName(_request.ModelPath))}', which did not compile: every method throws <see cref=\"InvalidOperationException\"/>.</summary>");
-        Line($"{_request.Accessibility}static partial class {name}");
+        Line($"{_request.Accessibility}static partial class {_request.ClassName}");
         Open();
-        Line("public const int InputChannels = 0, OutputChannels = 0, Scale = 0, LayerCount = 0, Halo = 0;");
-        Line("public const string ModelName = \"\";");
-        Line("public static long WorkspaceBytes(int width, int height) => throw NotCompiled();");
-        Line("public static BbcuWorkspace CreateWorkspace(int width, int height) => throw NotCompiled();");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output) => throw NotCompiled();");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) => throw NotCompiled();");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken) => throw NotCompiled();");
-        Line("public static class Cost");
-        Open();
-        Line("public const string Summary = \"\";");
-        Line("public const int ReferenceWidth = 0, ReferenceHeight = 0;");
-        Line("public const double HeadOps = 0, HeadParams = 0, BodyOps = 0, BodyParams = 0, UpsamplingOps = 0, UpsamplingParams = 0, TailOps = 0, TailParams = 0, TotalOps = 0, TotalParams = 0;");
-        Line("public const long BinaryMacs = 0, FloatMacs = 0, UnitFloats = 0, PackedWeightBytes = 0, ReferenceWorkspaceBytes = 0;");
-        Close();
+        EmitApi(fallback: true);
+        Line();
+        EmitCost(fallback: true);
+        Line();
         Line("private static InvalidOperationException NotCompiled() =>");
         Line($"    new InvalidOperationException({Literals.String($"The BBCU model '{FileName(_request.ModelPath)}' of {_request.FullName} did not compile; the build reported why (BBCU errors).")});");
         Close();
+    }
+
+    /// <summary>
+    /// The model's public members. A model that did not compile gets the same members with zero constants
+    /// and bodies that throw, written by this same method, so the two cannot drift apart.
+    /// </summary>
+    private void EmitApi(bool fallback)
+    {
+        string Value(Func<string> compiled, string stand) => fallback ? stand : compiled();
+        string Body(string call) => fallback ? "throw NotCompiled();" : call + ";";
+        Line("/// <summary>Channels of the input image (planar CHW float32).</summary>");
+        Line($"public const int InputChannels = {Value(() => Literals.Int(_program.Input.Channels), "0")};");
+        Line("/// <summary>Channels of the output image (planar CHW float32).</summary>");
+        Line($"public const int OutputChannels = {Value(() => Literals.Int(_program.Output.Channels), "0")};");
+        Line("/// <summary>Output size factor: the output is (Scale·height) × (Scale·width).</summary>");
+        Line($"public const int Scale = {Value(() => Literals.Int(_program.Output.Scale), "0")};");
+        Line("/// <summary>Number of compiled layers.</summary>");
+        Line($"public const int LayerCount = {Value(() => Literals.Int(_program.Layers.Count), "0")};");
+        Line("/// <summary>The model's name in its description file.</summary>");
+        Line($"public const string ModelName = {Value(() => Literals.String(_program.Name), "\"\"")};");
+        Line("/// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>");
+        Line($"public const int Halo = {Value(() => Literals.Int(_plan.Halo), "0")};");
+        Line();
+        Line("/// <summary>Bytes of workspace a <paramref name=\"width\"/> × <paramref name=\"height\"/> image needs.</summary>");
+        Line($"public static long WorkspaceBytes(int width, int height) => {Body("BbcuRunner.WorkspaceBytes<BbcuModel>(width, height)")}");
+        Line();
+        Line("/// <summary>Creates a reusable workspace for images of up to <paramref name=\"width\"/> × <paramref name=\"height\"/> pixels.</summary>");
+        Line($"public static BbcuWorkspace CreateWorkspace(int width, int height) => {Body("BbcuRunner.CreateWorkspace<BbcuModel>(width, height)")}");
+        Line();
+        Line("/// <summary>");
+        Line("/// Runs the model on a planar CHW float32 image. Allocates one workspace of");
+        Line("/// <see cref=\"WorkspaceBytes\"/> bytes (plus its object headers) per call and nothing else;");
+        Line("/// use the overload that takes a <see cref=\"BbcuWorkspace\"/> to run without allocating.");
+        Line("/// </summary>");
+        RunParams();
+        Line($"public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output) =>");
+        Line($"    {Body("BbcuRunner.Run<BbcuModel>(input, width, height, output)")}");
+        Line();
+        Line("/// <summary>Runs the model without allocating, using <paramref name=\"workspace\"/> for intermediate results.</summary>");
+        RunParams();
+        Line("/// <param name=\"workspace\">From <see cref=\"CreateWorkspace\"/>, for at least width × height pixels (a larger image runs in tiles); one call at a time.</param>");
+        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) =>");
+        Line($"    {Body("BbcuRunner.Run<BbcuModel>(input, width, height, output, workspace, CancellationToken.None)")}");
+        Line();
+        Line("/// <summary>");
+        Line("/// Runs the model without allocating; <paramref name=\"cancellationToken\"/> is checked before every layer and tile,");
+        Line("/// and a cancelled run throws <see cref=\"OperationCanceledException\"/>, leaves <paramref name=\"output\"/> partly");
+        Line("/// written and <paramref name=\"workspace\"/> ready for the next call.");
+        Line("/// </summary>");
+        RunParams();
+        Line("/// <param name=\"workspace\">From <see cref=\"CreateWorkspace\"/>, for at least width × height pixels (a larger image runs in tiles); one call at a time.</param>");
+        Line("/// <param name=\"cancellationToken\">Stops the run between two layers (or tiles).</param>");
+        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken) =>");
+        Line($"    {Body("BbcuRunner.Run<BbcuModel>(input, width, height, output, workspace, cancellationToken)")}");
+    }
+
+    private void RunParams()
+    {
+        Line("/// <param name=\"input\">InputChannels × height × width values.</param>");
+        Line("/// <param name=\"width\">Image width in pixels.</param>");
+        Line("/// <param name=\"height\">Image height in pixels.</param>");
+        Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
     }
 
     private void EmitClass()
@@ -174,110 +226,23 @@ internal sealed class ModelEmitter
         Line($"/// <summary>Compiled BBCU model '{Literals.Comment(_program.Name)}': {layers.Count} layers, {Literals.Comment(Describe(_program.Input))} → {Literals.Comment(Describe(_program.Output))}.</summary>");
         Line($"{_request.Accessibility}static partial class {_request.ClassName}");
         Open();
-        Line("/// <summary>Channels of the input image (planar CHW float32).</summary>");
-        Line($"public const int InputChannels = {_program.Input.Channels};");
-        Line("/// <summary>Channels of the output image (planar CHW float32).</summary>");
-        Line($"public const int OutputChannels = {_program.Output.Channels};");
-        Line("/// <summary>Output size factor: the output is (Scale·height) × (Scale·width).</summary>");
-        Line($"public const int Scale = {_program.Output.Scale};");
-        Line("/// <summary>Number of compiled layers.</summary>");
-        Line($"public const int LayerCount = {layers.Count};");
-        Line("/// <summary>The model's name in its description file.</summary>");
-        Line($"public const string ModelName = {Literals.String(_program.Name)};");
+        EmitApi(fallback: false);
         Line();
-        Line($"private const int FloatsPerPixel = {_plan.FloatsPerPixel};");
-        Line($"private const int WordsPerPixel = {_plan.WordsPerPixel};");
-        Line($"private const int KindsPerPixel = {_plan.KindsPerPixel};");
-        Line($"private const int MaxFloats = {_plan.MaxFloats};");
-        Line($"private const int LayerFloatsPerPixel = {_plan.TileOffset};");
-        Line("private const int TileOffset = LayerFloatsPerPixel; // a tile's input and output follow the layers' buffers");
-        Line("/// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>");
-        Line($"public const int Halo = {_plan.Halo};");
-        Line();
-        Line("/// <summary>Bytes of workspace a <paramref name=\"width\"/> × <paramref name=\"height\"/> image needs.</summary>");
-        Line("public static long WorkspaceBytes(int width, int height) =>");
-        Line($"    BbcuGuard.CheckWorkspace(nameof({_request.ClassName}), width, height) * (FloatsPerPixel * sizeof(float) + WordsPerPixel * sizeof(ulong) + KindsPerPixel);");
-        Line();
-        Line("/// <summary>Creates a reusable workspace for images of up to <paramref name=\"width\"/> × <paramref name=\"height\"/> pixels.</summary>");
-        Line("public static BbcuWorkspace CreateWorkspace(int width, int height)");
+        Line("/// <summary>The model's sizes and its layer sequence, as the runtime's <see cref=\"BbcuRunner\"/> takes them.</summary>");
+        Line("private readonly struct BbcuModel : IBbcuModel");
         Open();
-        Line($"long pixels = BbcuGuard.CheckWorkspace(nameof({_request.ClassName}), width, height);");
-        Line("return new BbcuWorkspace(width, height, pixels * FloatsPerPixel, pixels * WordsPerPixel, pixels * KindsPerPixel);");
-        Close();
-        Line();
-        Line("/// <summary>");
-        Line("/// Runs the model on a planar CHW float32 image. Allocates one workspace of");
-        Line("/// <see cref=\"WorkspaceBytes\"/> bytes (plus its object headers) per call and nothing else;");
-        Line("/// use the overload that takes a <see cref=\"BbcuWorkspace\"/> to run without allocating.");
-        Line("/// </summary>");
-        Line("/// <param name=\"input\">InputChannels × height × width values.</param>");
-        Line("/// <param name=\"width\">Image width in pixels.</param>");
-        Line("/// <param name=\"height\">Image height in pixels.</param>");
-        Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output)");
-        Open();
-        Line($"BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);");
-        Line("Run(input, width, height, output, CreateWorkspace(width, height));");
-        Close();
-        Line();
-        Line("/// <summary>Runs the model without allocating, using <paramref name=\"workspace\"/> for intermediate results.</summary>");
-        Line("/// <param name=\"input\">InputChannels × height × width values.</param>");
-        Line("/// <param name=\"width\">Image width in pixels.</param>");
-        Line("/// <param name=\"height\">Image height in pixels.</param>");
-        Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
-        Line("/// <param name=\"workspace\">From <see cref=\"CreateWorkspace\"/>, for at least width × height pixels; one call at a time.</param>");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) =>");
-        Line("    Run(input, width, height, output, workspace, CancellationToken.None);");
-        Line();
-        Line("/// <summary>");
-        Line("/// Runs the model without allocating; <paramref name=\"cancellationToken\"/> is checked before every layer and tile,");
-        Line("/// and a cancelled run throws <see cref=\"OperationCanceledException\"/>, leaves <paramref name=\"output\"/> partly");
-        Line("/// written and <paramref name=\"workspace\"/> ready for the next call.");
-        Line("/// </summary>");
-        Line("/// <param name=\"input\">InputChannels × height × width values.</param>");
-        Line("/// <param name=\"width\">Image width in pixels.</param>");
-        Line("/// <param name=\"height\">Image height in pixels.</param>");
-        Line("/// <param name=\"output\">OutputChannels × (Scale·height) × (Scale·width) values.</param>");
-        Line("/// <param name=\"workspace\">From <see cref=\"CreateWorkspace\"/>, for at least width × height pixels; one call at a time.</param>");
-        Line("/// <param name=\"cancellationToken\">Stops the run between two layers (or tiles).</param>");
-        Line("public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken)");
-        Open();
-        Line("ArgumentNullException.ThrowIfNull(workspace);");
-        Line($"int plane = BbcuGuard.CheckRun(nameof({_request.ClassName}), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);");
-        Line("workspace.Enter();");
-        Line("try");
-        Open();
-        Line("if (workspace.Fits((long)plane * LayerFloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel))");
-        Open();
-        Line("RunCore(input, width, height, output, workspace, 0, 0, cancellationToken);");
-        Line("return;");
-        Close();
-        Line("// Larger than the workspace: tiles with a halo of the receptive field, so every output pixel");
-        Line("// sees exactly the inputs it sees in one pass (bit-identical results).");
-        Line($"var (coreWidth, coreHeight) = BbcuTiling.Core(nameof({_request.ClassName}), workspace.Width, workspace.Height, Halo, width, height);");
-        Line("int tiles = ((width + coreWidth - 1) / coreWidth) * ((height + coreHeight - 1) / coreHeight), tilesDone = 0;");
-        Line("for (int ty = 0; ty < height; ty += coreHeight)");
-        Open();
-        Line("for (int tx = 0; tx < width; tx += coreWidth)");
-        Open();
-        Line("int x0 = Math.Max(0, tx - Halo), y0 = Math.Max(0, ty - Halo);");
-        Line("int x1 = Math.Min(width, tx + coreWidth + Halo), y1 = Math.Min(height, ty + coreHeight + Halo);");
-        Line("int tw = x1 - x0, th = y1 - y0, tilePlane = tw * th;");
-        Line("Span<float> tileIn = workspace.Floats.Slice(TileOffset * tilePlane, InputChannels * tilePlane);");
-        Line("Span<float> tileOut = workspace.Floats.Slice((TileOffset + InputChannels) * tilePlane, OutputChannels * Scale * Scale * tilePlane);");
-        Line("BbcuTiling.CopyIn(input, width, height, InputChannels, x0, y0, tw, th, tileIn);");
-        Line("RunCore(tileIn, tw, th, tileOut, workspace, x0, y0, cancellationToken);");
-        Line("int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);");
-        Line("BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,");
-        Line("    output, width * Scale, height * Scale, tx * Scale, ty * Scale);");
-        Line("workspace.ReportTile(++tilesDone, tiles);");
-        Close();
-        Close();
-        Close();
-        Line("finally");
-        Open();
-        Line("workspace.Exit();");
-        Close();
+        Line($"public static string ClassName => {Literals.String(_request.ClassName)};");
+        Line("public static int InputChannels => " + _request.ClassName + ".InputChannels;");
+        Line("public static int OutputChannels => " + _request.ClassName + ".OutputChannels;");
+        Line("public static int Scale => " + _request.ClassName + ".Scale;");
+        Line($"public static int FloatsPerPixel => {_plan.FloatsPerPixel};");
+        Line($"public static int WordsPerPixel => {_plan.WordsPerPixel};");
+        Line($"public static int KindsPerPixel => {_plan.KindsPerPixel};");
+        Line($"public static int LayerFloatsPerPixel => {_plan.TileOffset};");
+        Line($"public static int MaxFloats => {_plan.MaxFloats};");
+        Line("public static int Halo => " + _request.ClassName + ".Halo;");
+        Line("public static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY, CancellationToken cancellationToken) =>");
+        Line("    " + _request.ClassName + ".RunCore(input, width, height, output, workspace, originX, originY, cancellationToken);");
         Close();
         Line();
         Line("/// <summary>One pass over a whole image or a tile whose top-left input pixel is (originX, originY).</summary>");
@@ -288,7 +253,7 @@ internal sealed class ModelEmitter
         Close();
 
         Line();
-        EmitCost();
+        EmitCost(fallback: false);
 
         for (int i = 0; i < layers.Count; i++)
         {
@@ -337,9 +302,11 @@ internal sealed class ModelEmitter
         }
     }
 
-    private void EmitCost()
+    /// <summary>The nested <c>Cost</c> class (zeros in a stand-in for a model that did not compile).</summary>
+    private void EmitCost(bool fallback)
     {
-        string D(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        string D(double v) => fallback ? "0" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        string L(long v) => fallback ? "0" : Literals.Int(v);
         Line("/// <summary>");
         Line($"/// The model's cost in the BBCU paper's accounting (Sec. 4.1) for a {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight} input:");
         Line("/// convolution multiply-accumulates at each layer's resolution with OPs_b = OPs_f / 64 for binary layers, and");
@@ -347,23 +314,23 @@ internal sealed class ModelEmitter
         Line("/// </summary>");
         Line("public static class Cost");
         Open();
-        Line($"/// <summary>{Literals.Comment(_cost.Summary)}.</summary>");
-        Line($"public const string Summary = {Literals.String(_cost.Summary)};");
-        Line($"public const int ReferenceWidth = {CostReport.ReferenceWidth}, ReferenceHeight = {CostReport.ReferenceHeight};");
+        Line($"/// <summary>{(fallback ? "Empty: the model did not compile" : Literals.Comment(_cost.Summary))}.</summary>");
+        Line($"public const string Summary = {(fallback ? "\"\"" : Literals.String(_cost.Summary))};");
+        Line($"public const int ReferenceWidth = {(fallback ? "0" : Literals.Int(CostReport.ReferenceWidth))}, ReferenceHeight = {(fallback ? "0" : Literals.Int(CostReport.ReferenceHeight))};");
         foreach (string part in CostReport.Parts)
         {
             string name = char.ToUpperInvariant(part[0]) + part.Substring(1);
-            Line($"public const double {name}Ops = {D(_cost.Ops[part])}, {name}Params = {D(_cost.Params[part])};");
+            Line($"public const double {name}Ops = {D(fallback ? 0 : _cost.Ops[part])}, {name}Params = {D(fallback ? 0 : _cost.Params[part])};");
         }
-        Line($"public const double TotalOps = {D(_cost.TotalOps)}, TotalParams = {D(_cost.TotalParams)};");
+        Line($"public const double TotalOps = {D(fallback ? 0 : _cost.TotalOps)}, TotalParams = {D(fallback ? 0 : _cost.TotalParams)};");
         Line($"/// <summary>Multiply-accumulates of the binary and the full-precision convolutions at {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight}.</summary>");
-        Line($"public const long BinaryMacs = {_cost.BinaryMacs}, FloatMacs = {_cost.FloatMacs};");
+        Line($"public const long BinaryMacs = {L(fallback ? 0 : _cost.BinaryMacs)}, FloatMacs = {L(fallback ? 0 : _cost.FloatMacs)};");
         Line("/// <summary>Per-channel floats of the binary units (move0, RPReLU, BatchNorm), which the paper's Params leave out.</summary>");
-        Line($"public const long UnitFloats = {_cost.UnitFloats};");
+        Line($"public const long UnitFloats = {L(fallback ? 0 : _cost.UnitFloats)};");
         Line("/// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>");
-        Line($"public const long PackedWeightBytes = {_cost.PackedWeightBytes};");
+        Line($"public const long PackedWeightBytes = {L(fallback ? 0 : _cost.PackedWeightBytes)};");
         Line($"/// <summary>Workspace bytes for a {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight} input (see WorkspaceBytes for other sizes).</summary>");
-        Line($"public const long ReferenceWorkspaceBytes = {_cost.WorkspaceBytes};");
+        Line($"public const long ReferenceWorkspaceBytes = {L(fallback ? 0 : _cost.WorkspaceBytes)};");
         Close();
     }
 

@@ -22,26 +22,14 @@ namespace TestModels
         public const int LayerCount = 4;
         /// <summary>The model's name in its description file.</summary>
         public const string ModelName = "dncnn_bbcu";
-
-        private const int FloatsPerPixel = 11;
-        private const int WordsPerPixel = 2;
-        private const int KindsPerPixel = 1;
-        private const int MaxFloats = 8;
-        private const int LayerFloatsPerPixel = 9;
-        private const int TileOffset = LayerFloatsPerPixel; // a tile's input and output follow the layers' buffers
         /// <summary>Input pixels each tile needs on every side (the model's receptive-field reach).</summary>
         public const int Halo = 3;
 
         /// <summary>Bytes of workspace a <paramref name="width"/> × <paramref name="height"/> image needs.</summary>
-        public static long WorkspaceBytes(int width, int height) =>
-            BbcuGuard.CheckWorkspace(nameof(Model), width, height) * (FloatsPerPixel * sizeof(float) + WordsPerPixel * sizeof(ulong) + KindsPerPixel);
+        public static long WorkspaceBytes(int width, int height) => BbcuRunner.WorkspaceBytes<BbcuModel>(width, height);
 
         /// <summary>Creates a reusable workspace for images of up to <paramref name="width"/> × <paramref name="height"/> pixels.</summary>
-        public static BbcuWorkspace CreateWorkspace(int width, int height)
-        {
-            long pixels = BbcuGuard.CheckWorkspace(nameof(Model), width, height);
-            return new BbcuWorkspace(width, height, pixels * FloatsPerPixel, pixels * WordsPerPixel, pixels * KindsPerPixel);
-        }
+        public static BbcuWorkspace CreateWorkspace(int width, int height) => BbcuRunner.CreateWorkspace<BbcuModel>(width, height);
 
         /// <summary>
         /// Runs the model on a planar CHW float32 image. Allocates one workspace of
@@ -52,20 +40,17 @@ namespace TestModels
         /// <param name="width">Image width in pixels.</param>
         /// <param name="height">Image height in pixels.</param>
         /// <param name="output">OutputChannels × (Scale·height) × (Scale·width) values.</param>
-        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output)
-        {
-            BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);
-            Run(input, width, height, output, CreateWorkspace(width, height));
-        }
+        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output) =>
+            BbcuRunner.Run<BbcuModel>(input, width, height, output);
 
         /// <summary>Runs the model without allocating, using <paramref name="workspace"/> for intermediate results.</summary>
         /// <param name="input">InputChannels × height × width values.</param>
         /// <param name="width">Image width in pixels.</param>
         /// <param name="height">Image height in pixels.</param>
         /// <param name="output">OutputChannels × (Scale·height) × (Scale·width) values.</param>
-        /// <param name="workspace">From <see cref="CreateWorkspace"/>, for at least width × height pixels; one call at a time.</param>
+        /// <param name="workspace">From <see cref="CreateWorkspace"/>, for at least width × height pixels (a larger image runs in tiles); one call at a time.</param>
         public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace) =>
-            Run(input, width, height, output, workspace, CancellationToken.None);
+            BbcuRunner.Run<BbcuModel>(input, width, height, output, workspace, CancellationToken.None);
 
         /// <summary>
         /// Runs the model without allocating; <paramref name="cancellationToken"/> is checked before every layer and tile,
@@ -76,46 +61,26 @@ namespace TestModels
         /// <param name="width">Image width in pixels.</param>
         /// <param name="height">Image height in pixels.</param>
         /// <param name="output">OutputChannels × (Scale·height) × (Scale·width) values.</param>
-        /// <param name="workspace">From <see cref="CreateWorkspace"/>, for at least width × height pixels; one call at a time.</param>
+        /// <param name="workspace">From <see cref="CreateWorkspace"/>, for at least width × height pixels (a larger image runs in tiles); one call at a time.</param>
         /// <param name="cancellationToken">Stops the run between two layers (or tiles).</param>
-        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken)
+        public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, CancellationToken cancellationToken) =>
+            BbcuRunner.Run<BbcuModel>(input, width, height, output, workspace, cancellationToken);
+
+        /// <summary>The model's sizes and its layer sequence, as the runtime's <see cref="BbcuRunner"/> takes them.</summary>
+        private readonly struct BbcuModel : IBbcuModel
         {
-            ArgumentNullException.ThrowIfNull(workspace);
-            int plane = BbcuGuard.CheckRun(nameof(Model), input.Length, output.Length, width, height, InputChannels, OutputChannels, Scale, MaxFloats);
-            workspace.Enter();
-            try
-            {
-                if (workspace.Fits((long)plane * LayerFloatsPerPixel, (long)plane * WordsPerPixel, (long)plane * KindsPerPixel))
-                {
-                    RunCore(input, width, height, output, workspace, 0, 0, cancellationToken);
-                    return;
-                }
-                // Larger than the workspace: tiles with a halo of the receptive field, so every output pixel
-                // sees exactly the inputs it sees in one pass (bit-identical results).
-                var (coreWidth, coreHeight) = BbcuTiling.Core(nameof(Model), workspace.Width, workspace.Height, Halo, width, height);
-                int tiles = ((width + coreWidth - 1) / coreWidth) * ((height + coreHeight - 1) / coreHeight), tilesDone = 0;
-                for (int ty = 0; ty < height; ty += coreHeight)
-                {
-                    for (int tx = 0; tx < width; tx += coreWidth)
-                    {
-                        int x0 = Math.Max(0, tx - Halo), y0 = Math.Max(0, ty - Halo);
-                        int x1 = Math.Min(width, tx + coreWidth + Halo), y1 = Math.Min(height, ty + coreHeight + Halo);
-                        int tw = x1 - x0, th = y1 - y0, tilePlane = tw * th;
-                        Span<float> tileIn = workspace.Floats.Slice(TileOffset * tilePlane, InputChannels * tilePlane);
-                        Span<float> tileOut = workspace.Floats.Slice((TileOffset + InputChannels) * tilePlane, OutputChannels * Scale * Scale * tilePlane);
-                        BbcuTiling.CopyIn(input, width, height, InputChannels, x0, y0, tw, th, tileIn);
-                        RunCore(tileIn, tw, th, tileOut, workspace, x0, y0, cancellationToken);
-                        int cw = Math.Min(coreWidth, width - tx), ch = Math.Min(coreHeight, height - ty);
-                        BbcuTiling.CopyOut(tileOut, tw * Scale, th * Scale, OutputChannels, (tx - x0) * Scale, (ty - y0) * Scale, cw * Scale, ch * Scale,
-                            output, width * Scale, height * Scale, tx * Scale, ty * Scale);
-                        workspace.ReportTile(++tilesDone, tiles);
-                    }
-                }
-            }
-            finally
-            {
-                workspace.Exit();
-            }
+            public static string ClassName => "Model";
+            public static int InputChannels => Model.InputChannels;
+            public static int OutputChannels => Model.OutputChannels;
+            public static int Scale => Model.Scale;
+            public static int FloatsPerPixel => 11;
+            public static int WordsPerPixel => 2;
+            public static int KindsPerPixel => 1;
+            public static int LayerFloatsPerPixel => 9;
+            public static int MaxFloats => 8;
+            public static int Halo => Model.Halo;
+            public static void RunCore(ReadOnlySpan<float> input, int width, int height, Span<float> output, BbcuWorkspace workspace, int originX, int originY, CancellationToken cancellationToken) =>
+                Model.RunCore(input, width, height, output, workspace, originX, originY, cancellationToken);
         }
 
         /// <summary>One pass over a whole image or a tile whose top-left input pixel is (originX, originY).</summary>
