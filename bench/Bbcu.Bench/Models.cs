@@ -18,7 +18,7 @@ public static partial class BbcuM { }
 /// <summary>Shared sizes, inputs and file locations.</summary>
 public static class Bench
 {
-    /// <summary>Benchmark image width and height (the 320×180).</summary>
+    /// <summary>Benchmark image width and height (320×180, the paper's benchmark size).</summary>
     public const int Width = 320, Height = 180;
 
     /// <summary>bench/models, found from the working directory or the executable upwards.</summary>

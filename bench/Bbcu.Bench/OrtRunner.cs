@@ -19,7 +19,7 @@ public sealed class OrtRunner : IDisposable
     /// <summary>The output buffer (NCHW, batch 1).</summary>
     public float[] Output { get; }
 
-    /// <summary>Loads <paramref name="file"/> from bench/models with the session options.</summary>
+    /// <summary>Loads <paramref name="file"/> from bench/models with the benchmark's session options.</summary>
     public OrtRunner(string file, int threads, float[] input)
     {
         using var options = new SessionOptions

@@ -1250,7 +1250,7 @@ public sealed class DiagnosticTests
     }
 
     // ------------------------------------------------------------------------------------------------------------
-    // Regressions: generator bugs found in an earlier review, now fixed. Each test states the wanted behaviour.
+    // Regressions: generator bugs that were found and fixed. Each test states the wanted behaviour.
     // ------------------------------------------------------------------------------------------------------------
 
     private static string WithScalarNode(string op, string scalar) =>
@@ -1284,7 +1284,7 @@ public sealed class DiagnosticTests
     }
 
     // ------------------------------------------------------------------------------------------------------------
-    // Ops that change size or layout (issue 3)
+    // Ops that change size or layout
     // ------------------------------------------------------------------------------------------------------------
 
     private const string TailNode = "{\"op\": \"conv2d\", \"name\": \"tail\", \"inputs\": [\"b\"]";

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Bbcu.Generator.Lowering;
+using Bbcu.Generator.Ops;
 using Bbcu.Generator.Optimization;
 using Bbcu.Generator.Validation;
 
@@ -41,20 +42,20 @@ internal sealed class CostReport
                 if (!consumers.TryGetValue(v, out var list)) consumers[v] = list = new List<GraphNode>();
                 list.Add(n);
             }
-        int firstBinary = nodes.FindIndex(n => n.Op == "binary_conv2d");
-        int lastBinary = nodes.FindLastIndex(n => n.Op == "binary_conv2d");
+        int firstBinary = nodes.FindIndex(n => n.Op.Role == OpRole.BinaryConvolution);
+        int lastBinary = nodes.FindLastIndex(n => n.Op.Role == OpRole.BinaryConvolution);
         // A convolution belongs to the upsampling part when its output (through pointwise ops) is pixel-shuffled.
         bool FeedsShuffle(Value v, int depth)
         {
             if (depth > 8 || !consumers.TryGetValue(v, out var list)) return false;
-            return list.Any(c => c.Op == "pixel_shuffle" || (c.Op is "rprelu" or "prelu" or "relu" or "leaky_relu" or "batch_norm" && FeedsShuffle(c.Output, depth + 1)));
+            return list.Any(c => c.Op.Role == OpRole.PixelShuffle || (c.Op.Role == OpRole.Pointwise && FeedsShuffle(c.Output, depth + 1)));
         }
         var parts = new Dictionary<GraphNode, string>();
         for (int i = 0; i < nodes.Count; i++)
         {
             GraphNode n = nodes[i];
             string part;
-            if (n.Op is "pixel_shuffle" or "upsample" || FeedsShuffle(n.Output, 0)) part = "upsampling";
+            if (n.Op.Role is OpRole.PixelShuffle or OpRole.Upsample || FeedsShuffle(n.Output, 0)) part = "upsampling";
             else if (firstBinary < 0 ? i == 0 : i < firstBinary) part = "head";
             else if (n.Inputs[0].Scale > 1 || (lastBinary >= 0 && i > lastBinary) || (firstBinary < 0 && i == nodes.Count - 1)) part = "tail";
             else part = "body";
@@ -71,13 +72,13 @@ internal sealed class CostReport
         {
             string part = parts[n];
             long pixels = (long)ReferenceWidth * ReferenceHeight * n.Inputs[0].Scale * n.Inputs[0].Scale;
-            if (n.Op is "conv2d" or "binary_conv2d")
+            if (n.Op.Role is OpRole.Convolution or OpRole.BinaryConvolution)
             {
                 int[] w = n.Tensor("weight")!.Shape;
                 long weights = (long)w[0] * w[1] * w[2] * w[3];
                 long macs = weights * pixels;
                 long bias = n.Tensor("bias")?.Data.Length ?? 0;
-                if (n.Op == "conv2d")
+                if (n.Op.Role == OpRole.Convolution)
                 {
                     report.FloatMacs += macs;
                     report.Ops[part] += macs;

@@ -536,18 +536,8 @@ internal sealed class ModelEmitter
 
     private static string Shape(Value v) => v.Scale == 1 ? $"[{v.Channels}, H, W]" : $"[{v.Channels}, {v.Scale}H, {v.Scale}W]";
 
-    private static string Kind(Layer layer) => layer switch
-    {
-        AffineLayer => "batch_norm",
-        ResampleLayer r => r.Kind == ResampleKind.PixelShuffle ? "pixel_shuffle" : "upsample",
-        ChannelExpandLayer => "channel_expand",
-        ConvLayer => "conv2d",
-        BinaryConvLayer => "binary_conv2d",
-        ElementwiseLayer e => e.Op == ElementwiseOp.Add ? "add" : "sub",
-        ScalarLayer s => s.Op == ScalarOp.Multiply ? "mul" : "div",
-        ActivationLayer a => a.Activation.ToString().ToLowerInvariant(),
-        _ => "rprelu",
-    };
+    /// <summary>The op the layer came from, as the model file names it.</summary>
+    private static string Kind(Layer layer) => layer.Source?.Name ?? layer.GetType().Name;
 
     private static string Act(Activation a) => a switch
     {

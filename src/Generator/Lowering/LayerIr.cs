@@ -23,6 +23,8 @@ internal abstract class Layer
     public Value Output { get; set; }
     /// <summary>What the optimiser folded or fused into this layer, for the generated comment.</summary>
     public List<string> Notes { get; } = new();
+    /// <summary>The op of the node this layer came from (null for a layer the optimiser made).</summary>
+    public Ops.OpDefinition? Source { get; set; }
 }
 
 /// <summary>Full-precision k×k convolution with an optional fused activation.</summary>
@@ -175,4 +177,56 @@ internal sealed class LayerProgram
     public Value Input { get; }
     public Value Output { get; set; }
     public List<Layer> Layers { get; }
+
+    // Def-use index: which layer writes each value, and how many reads each value has (a read as the
+    // model output counts). Built on the first query after a change; a pass that rewrites layers calls
+    // Changed() (the passes' drivers do, after every rule that fired).
+    private Dictionary<Value, Layer>? _producers;
+    private Dictionary<Value, int>? _uses;
+
+    /// <summary>The layer that writes <paramref name="v"/>, or null (the model input).</summary>
+    public Layer? Producer(Value v)
+    {
+        Index();
+        return _producers!.TryGetValue(v, out Layer? l) ? l : null;
+    }
+
+    /// <summary>How many times <paramref name="v"/> is read (by layers, and once more if it is the model output).</summary>
+    public int Uses(Value v)
+    {
+        Index();
+        return _uses!.TryGetValue(v, out int n) ? n : 0;
+    }
+
+    /// <summary>Makes every reader of <paramref name="old"/> read <paramref name="replacement"/>.</summary>
+    public void Replace(Value old, Value replacement)
+    {
+        foreach (Layer l in Layers)
+            for (int i = 0; i < l.Inputs.Count; i++)
+                if (l.Inputs[i] == old) l.Inputs[i] = replacement;
+        if (Output == old) Output = replacement;
+        Changed();
+    }
+
+    /// <summary>Drops the def-use index after a rewrite of the layers, their inputs or outputs.</summary>
+    public void Changed()
+    {
+        _producers = null;
+        _uses = null;
+    }
+
+    private void Index()
+    {
+        if (_producers is not null) return;
+        var producers = new Dictionary<Value, Layer>();
+        var uses = new Dictionary<Value, int>();
+        foreach (Layer l in Layers)
+        {
+            if (!producers.ContainsKey(l.Output)) producers.Add(l.Output, l);
+            foreach (Value v in l.Inputs) uses[v] = (uses.TryGetValue(v, out int n) ? n : 0) + 1;
+        }
+        uses[Output] = (uses.TryGetValue(Output, out int o) ? o : 0) + 1;
+        _producers = producers;
+        _uses = uses;
+    }
 }

@@ -21,6 +21,7 @@ internal static class ConstantFolder
         while (changed)
         {
             changed = DistributeOverElementwise(program) || CancelInverse(program) || IntoProducerConv(program) || IntoConsumerConv(program) || RemoveDead(program);
+            if (changed) program.Changed();
         }
     }
 
@@ -29,13 +30,13 @@ internal static class ConstantFolder
     {
         foreach (ScalarLayer s in p.Layers.OfType<ScalarLayer>())
         {
-            if (Producer(p, s.Inputs[0]) is not ElementwiseLayer e || Uses(p, e.Output) != 1) continue;
+            if (p.Producer(s.Inputs[0]) is not ElementwiseLayer e || p.Uses(e.Output) != 1) continue;
             if (!CanAbsorb(p, e.Inputs[0], s) || !CanAbsorb(p, e.Inputs[1], s)) continue;
             int at = p.Layers.IndexOf(e);
             var a = new Value(e.Inputs[0].Name + Suffix(s), e.Inputs[0].Channels, e.Inputs[0].Scale);
             var b = new Value(e.Inputs[1].Name + Suffix(s), e.Inputs[1].Channels, e.Inputs[1].Scale);
-            p.Layers.Insert(at, new ScalarLayer(s.Label, s.Op, s.Scalar, e.Inputs[1], b));
-            p.Layers.Insert(at, new ScalarLayer(s.Label, s.Op, s.Scalar, e.Inputs[0], a));
+            p.Layers.Insert(at, new ScalarLayer(s.Label, s.Op, s.Scalar, e.Inputs[1], b) { Source = s.Source });
+            p.Layers.Insert(at, new ScalarLayer(s.Label, s.Op, s.Scalar, e.Inputs[0], a) { Source = s.Source });
             e.Inputs[0] = a;
             e.Inputs[1] = b;
             e.Notes.Add($"{Describe(s)} distributed over both operands");
@@ -51,8 +52,8 @@ internal static class ConstantFolder
     {
         foreach (ScalarLayer s in p.Layers.OfType<ScalarLayer>())
         {
-            if (Producer(p, s.Inputs[0]) is not ScalarLayer inner || inner.Op == s.Op || inner.Scalar != s.Scalar) continue;
-            Replace(p, s.Output, inner.Inputs[0]);
+            if (p.Producer(s.Inputs[0]) is not ScalarLayer inner || inner.Op == s.Op || inner.Scalar != s.Scalar) continue;
+            p.Replace(s.Output, inner.Inputs[0]);
             p.Layers.Remove(s);
             return true;
         }
@@ -64,7 +65,7 @@ internal static class ConstantFolder
     {
         foreach (ScalarLayer s in p.Layers.OfType<ScalarLayer>())
         {
-            if (Producer(p, s.Inputs[0]) is not ConvLayer c || c.Activation != Activation.None || Uses(p, c.Output) != 1) continue;
+            if (p.Producer(s.Inputs[0]) is not ConvLayer c || c.Activation != Activation.None || p.Uses(c.Output) != 1) continue;
             float[]? w = Apply(c.Weights, s), b = c.Bias is null ? null : Apply(c.Bias, s);
             if (w is null || (c.Bias is not null && b is null)) continue;
             c.Weights = w;
@@ -82,7 +83,7 @@ internal static class ConstantFolder
     {
         foreach (ConvLayer c in p.Layers.OfType<ConvLayer>())
         {
-            if (Producer(p, c.Inputs[0]) is not ScalarLayer s || Apply(c.Weights, s) is not { } w) continue;
+            if (p.Producer(c.Inputs[0]) is not ScalarLayer s || Apply(c.Weights, s) is not { } w) continue;
             c.Weights = w;
             c.Inputs[0] = s.Inputs[0];
             c.Notes.Add($"input {Describe(s)} folded into the weights");
@@ -93,15 +94,15 @@ internal static class ConstantFolder
 
     private static bool RemoveDead(LayerProgram p)
     {
-        int removed = p.Layers.RemoveAll(l => l.Output != p.Output && Uses(p, l.Output) == 0);
+        int removed = p.Layers.RemoveAll(l => l.Output != p.Output && p.Uses(l.Output) == 0);
         return removed > 0;
     }
 
     /// <summary>Whether <c>v ∘ s</c> would fold away: v is <c>x ∘⁻¹ s</c>, or a single-use convolution without activation.</summary>
-    private static bool CanAbsorb(LayerProgram p, Value v, ScalarLayer s) => Producer(p, v) switch
+    private static bool CanAbsorb(LayerProgram p, Value v, ScalarLayer s) => p.Producer(v) switch
     {
         ScalarLayer inner => inner.Op != s.Op && inner.Scalar == s.Scalar,
-        ConvLayer c => c.Activation == Activation.None && Uses(p, v) == 1,
+        ConvLayer c => c.Activation == Activation.None && p.Uses(v) == 1,
         _ => false,
     };
 
@@ -121,17 +122,4 @@ internal static class ConstantFolder
 
     public static string Describe(ScalarLayer s) =>
         (s.Op == ScalarOp.Multiply ? "×" : "÷") + s.Scalar.ToString("R", CultureInfo.InvariantCulture) + $" ('{s.Label}')";
-
-    public static Layer? Producer(LayerProgram p, Value v) => p.Layers.FirstOrDefault(l => l.Output == v);
-
-    public static int Uses(LayerProgram p, Value v) =>
-        p.Layers.Sum(l => l.Inputs.Count(i => i == v)) + (p.Output == v ? 1 : 0);
-
-    public static void Replace(LayerProgram p, Value old, Value replacement)
-    {
-        foreach (Layer l in p.Layers)
-            for (int i = 0; i < l.Inputs.Count; i++)
-                if (l.Inputs[i] == old) l.Inputs[i] = replacement;
-        if (p.Output == old) p.Output = replacement;
-    }
 }

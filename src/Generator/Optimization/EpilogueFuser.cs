@@ -15,7 +15,10 @@ internal static class EpilogueFuser
     {
         bool changed = true;
         while (changed)
+        {
             changed = FuseAffine(p) || FuseRPRelu(p) || FuseResidual(p) || FuseActivation(p);
+            if (changed) p.Changed();
+        }
     }
 
     /// <summary>conv → per-channel affine (BatchNorm): folded into α and the shift (binary) or the weights and bias.</summary>
@@ -23,8 +26,8 @@ internal static class EpilogueFuser
     {
         foreach (AffineLayer a in p.Layers.OfType<AffineLayer>())
         {
-            Layer? producer = ConstantFolder.Producer(p, a.Inputs[0]);
-            if (producer is null || ConstantFolder.Uses(p, producer.Output) != 1) continue;
+            Layer? producer = p.Producer(a.Inputs[0]);
+            if (producer is null || p.Uses(producer.Output) != 1) continue;
             if (producer is BinaryConvLayer b && b.Slopes is null && b.Bias1 is null && b.Residual is null)
             {
                 var alpha = new float[b.Cout];
@@ -64,8 +67,8 @@ internal static class EpilogueFuser
     {
         foreach (RPReluLayer r in p.Layers.OfType<RPReluLayer>())
         {
-            if (ConstantFolder.Producer(p, r.Inputs[0]) is not BinaryConvLayer b || b.Slopes is not null || b.Bias1 is not null
-                || b.Residual is not null || ConstantFolder.Uses(p, b.Output) != 1)
+            if (p.Producer(r.Inputs[0]) is not BinaryConvLayer b || b.Slopes is not null || b.Bias1 is not null
+                || b.Residual is not null || p.Uses(b.Output) != 1)
                 continue;
             var shift = new float[b.Cout];
             for (int o = 0; o < shift.Length; o++) shift[o] = b.Shift[o] + r.Shift[o];
@@ -87,12 +90,12 @@ internal static class EpilogueFuser
             if (e.Op != ElementwiseOp.Add || e.Inputs[0] == e.Inputs[1]) continue;
             for (int side = 0; side < 2; side++)
             {
-                if (ConstantFolder.Producer(p, e.Inputs[side]) is not BinaryConvLayer b || b.Residual is not null
-                    || ConstantFolder.Uses(p, b.Output) != 1)
+                if (p.Producer(e.Inputs[side]) is not BinaryConvLayer b || b.Residual is not null
+                    || p.Uses(b.Output) != 1)
                     continue;
                 var residual = e.Inputs[1 - side];
                 // The residual must be computed before the conv runs.
-                if (ConstantFolder.Producer(p, residual) is { } rp && p.Layers.IndexOf(rp) > p.Layers.IndexOf(b)) continue;
+                if (p.Producer(residual) is { } rp && p.Layers.IndexOf(rp) > p.Layers.IndexOf(b)) continue;
                 b.Inputs.Add(residual);
                 b.Notes.Add($"residual add '{e.Label}' (+ '{residual.Name}') fused");
                 b.Output = e.Output;
@@ -107,7 +110,7 @@ internal static class EpilogueFuser
     {
         foreach (ActivationLayer a in p.Layers.OfType<ActivationLayer>())
         {
-            if (ConstantFolder.Producer(p, a.Inputs[0]) is not ConvLayer c || c.Activation != Activation.None || ConstantFolder.Uses(p, c.Output) != 1)
+            if (p.Producer(a.Inputs[0]) is not ConvLayer c || c.Activation != Activation.None || p.Uses(c.Output) != 1)
                 continue;
             c.Activation = a.Activation;
             c.Slope = a.Slope;

@@ -29,12 +29,12 @@ internal sealed class Tensor
 /// <summary>A validated node: its inputs resolved to values and its tensors to data.</summary>
 internal sealed class GraphNode
 {
-    public GraphNode(string op, string label, Value[] inputs, Value output, LocationInfo location)
+    public GraphNode(Ops.OpDefinition op, string label, Value[] inputs, Value output, LocationInfo location)
     {
         Op = op; Label = label; Inputs = inputs; Output = output; Location = location;
     }
 
-    public string Op { get; }
+    public Ops.OpDefinition Op { get; }
     public string Label { get; }
     public Value[] Inputs { get; }
     public Value Output { get; }

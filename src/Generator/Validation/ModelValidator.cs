@@ -2,48 +2,25 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Bbcu.Generator.Diagnostics;
+using Bbcu.Generator.Ops;
 using Bbcu.Generator.Parsing;
 
 namespace Bbcu.Generator.Validation;
 
 /// <summary>
 /// Stage 2: checks the graph (values defined once, no undefined reads, no cycles), resolves every
-/// tensor in the weights file (presence, dtype, finiteness, shape) and infers each value's channels.
+/// tensor in the weights file (presence, dtype, finiteness) and has each node's op (<see cref="OpRegistry"/>)
+/// check its shapes and attributes and infer its output's channels and size.
 /// </summary>
 internal static class ModelValidator
 {
-    /// <summary>What each op takes: its number of inputs, tensors (required/optional) and numbers.</summary>
-    private sealed record OpSpec(int Arity, string[] RequiredTensors, string[] OptionalTensors, string[] RequiredNumbers, string[] OptionalNumbers)
-    {
-        /// <summary>Other properties the op's own check reads (strings, booleans).</summary>
-        public string[] Other { get; init; } = Array.Empty<string>();
-    }
-
-    private static readonly Dictionary<string, OpSpec> Ops = new()
-    {
-        ["conv2d"] = new(1, new[] { "weight" }, new[] { "bias" }, Array.Empty<string>(), new[] { "padding" }),
-        ["binary_conv2d"] = new(1, new[] { "weight" }, new[] { "input_bias", "bias" }, Array.Empty<string>(), Array.Empty<string>()),
-        ["rprelu"] = new(1, new[] { "bias0", "slope", "bias1" }, Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>()),
-        ["prelu"] = new(1, new[] { "slope" }, Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>()),
-        ["relu"] = new(1, Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>()),
-        ["leaky_relu"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "negative_slope" }, Array.Empty<string>()),
-        ["add"] = new(2, Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>()),
-        ["sub"] = new(2, Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>(), Array.Empty<string>()),
-        ["mul"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "scalar" }, Array.Empty<string>()),
-        ["div"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "scalar" }, Array.Empty<string>()),
-        ["pixel_shuffle"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "factor" }, Array.Empty<string>()),
-        ["upsample"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "factor" }, Array.Empty<string>()) { Other = new[] { "mode", "align_corners" } },
-        ["batch_norm"] = new(1, new[] { "weight", "bias", "running_mean", "running_var" }, Array.Empty<string>(), Array.Empty<string>(), new[] { "eps" }),
-        ["channel_expand"] = new(1, Array.Empty<string>(), Array.Empty<string>(), new[] { "repeats" }, Array.Empty<string>()),
-    };
-
     /// <summary>Largest pixel-shuffle or upsampling factor, and largest spatial scale of any value.</summary>
     public const int MaxFactor = 8;
     public const int MaxScale = 16;
 
     private static readonly HashSet<string> CommonKeys = new() { "op", "name", "inputs", "output", "comment" };
 
-    public static string SupportedOps => string.Join(", ", Ops.Keys);
+    public static string SupportedOps => OpRegistry.Names;
 
     public static ValidatedModel? Validate(ModelDocument doc, SourceMap map, SafetensorsFile weights, string weightsPath, DiagnosticBag diagnostics)
     {
@@ -76,7 +53,7 @@ internal static class ModelValidator
         // Ops, arity, attributes, undefined reads.
         foreach (NodeDecl n in doc.Nodes)
         {
-            if (!Ops.TryGetValue(n.Op, out OpSpec? spec))
+            if (!OpRegistry.TryGet(n.Op, out OpDefinition spec))
             {
                 diagnostics.Add(BbcuDiagnostics.UnknownOp, map.At(n.OpNode), file, n.Label, n.Op, SupportedOps);
                 ok = false;
@@ -90,10 +67,9 @@ internal static class ModelValidator
             }
             foreach (JsonProperty p in n.Object.Properties)
             {
-                if (CommonKeys.Contains(p.Name) || spec.RequiredTensors.Contains(p.Name) || spec.OptionalTensors.Contains(p.Name)
-                    || spec.RequiredNumbers.Contains(p.Name) || spec.OptionalNumbers.Contains(p.Name) || spec.Other.Contains(p.Name))
+                if (CommonKeys.Contains(p.Name) || spec.Properties.Contains(p.Name))
                     continue;
-                string allowed = string.Join(", ", spec.RequiredTensors.Concat(spec.OptionalTensors).Concat(spec.RequiredNumbers).Concat(spec.OptionalNumbers).Concat(spec.Other));
+                string allowed = string.Join(", ", spec.Properties);
                 diagnostics.Add(BbcuDiagnostics.InvalidModel, map.AtName(p), file,
                     $"node '{n.Label}': op '{n.Op}' has no property \"{p.Name}\"" + (allowed.Length > 0 ? $"; it takes {allowed}" : ""));
                 ok = false;
@@ -116,8 +92,8 @@ internal static class ModelValidator
         // Every tensor the graph names counts as used, even in nodes skipped after an earlier error.
         foreach (NodeDecl n in doc.Nodes)
         {
-            OpSpec spec = Ops[n.Op];
-            foreach (string a in spec.RequiredTensors.Concat(spec.OptionalTensors))
+            OpRegistry.TryGet(n.Op, out OpDefinition spec);
+            foreach (string a in spec.Tensors)
                 if (n.Object.Property(a)?.Value is { Kind: JsonKind.String } v) used.Add(v.String);
         }
 
@@ -148,7 +124,8 @@ internal static class ModelValidator
         {
             var inputs = n.Inputs.Select(i => values.TryGetValue(i.Name, out Value? v) ? v : null).ToArray();
             if (inputs.Any(v => v is null)) { ok = false; continue; } // an earlier node failed
-            GraphNode? g = CheckNode(n, inputs!, Ops[n.Op], map, entries, loaded, used, weights, weightsName, diagnostics);
+            OpRegistry.TryGet(n.Op, out OpDefinition op);
+            GraphNode? g = CheckNode(n, inputs!, op, map, entries, loaded, used, weights, weightsName, diagnostics);
             if (g is null) { ok = false; continue; }
             values[n.Output] = g.Output;
             if (live.Contains(n.Output)) nodes.Add(g);
@@ -208,13 +185,13 @@ internal static class ModelValidator
         return stuck.Count == 0 ? order : null;
     }
 
-    private static GraphNode? CheckNode(NodeDecl n, Value[] inputs, OpSpec spec, SourceMap map, Dictionary<string, TensorEntry> entries,
+    private static GraphNode? CheckNode(NodeDecl n, Value[] inputs, OpDefinition spec, SourceMap map, Dictionary<string, TensorEntry> entries,
         Dictionary<string, Tensor?> loaded, HashSet<string> used, SafetensorsFile weights, string weightsName, DiagnosticBag diagnostics)
     {
         string file = map.FileName;
         bool ok = true;
         var tensors = new Dictionary<string, (Tensor Tensor, LocationInfo Location)>();
-        foreach (string attr in spec.RequiredTensors.Concat(spec.OptionalTensors))
+        foreach (string attr in spec.Tensors)
         {
             JsonProperty? p = n.Object.Property(attr);
             if (p is null)
@@ -274,165 +251,11 @@ internal static class ModelValidator
         if (!ok) return null;
 
         LocationInfo nodeAt = map.At(n.OpNode);
-        int cin = inputs[0].Channels;
-        int cout = cin;
-        int scale = inputs[0].Scale;
-        var strings = new Dictionary<string, string>();
-        int Factor(string attr, int min)
-        {
-            double f = numbers[attr];
-            if (f == Math.Floor(f) && f >= min && f <= MaxFactor) return (int)f;
-            diagnostics.Add(BbcuDiagnostics.Unsupported, map.At(n.Object.Property(attr)!.Value), file, n.Label,
-                $"\"{attr}\" is {f}; an integer from {min} to {MaxFactor} is supported");
-            ok = false;
-            return 1;
-        }
-        void Shape(string attr, int[] expected, params int[][] alternatives)
-        {
-            var (t, at) = tensors[attr];
-            if (Same(t.Shape, expected) || alternatives.Any(a => Same(t.Shape, a))) return;
-            diagnostics.Add(BbcuDiagnostics.TensorShape, at, file, n.Label, t.Name, string.Join(", ", expected), string.Join(", ", t.Shape));
-            ok = false;
-        }
-        void PerChannel(string attr, int channels, bool nchw)
-        {
-            if (!tensors.ContainsKey(attr)) return;
-            if (nchw) Shape(attr, new[] { 1, channels, 1, 1 }, new[] { channels });
-            else Shape(attr, new[] { channels });
-        }
-        void Channels(int expected, Value value, LocationInfo at)
-        {
-            if (expected == value.Channels) return;
-            diagnostics.Add(BbcuDiagnostics.ChannelMismatch, at, file, n.Label, expected, value.Name, value.Channels);
-            ok = false;
-        }
-
-        switch (n.Op)
-        {
-            case "conv2d":
-            case "binary_conv2d":
-            {
-                var (w, wAt) = tensors["weight"];
-                if (w.Shape.Length != 4)
-                {
-                    diagnostics.Add(BbcuDiagnostics.TensorShape, wAt, file, n.Label, w.Name, "Cout, Cin, k, k", w.ShapeText());
-                    return null;
-                }
-                int k = w.Shape[2];
-                bool binary = n.Op == "binary_conv2d";
-                if (w.Shape[2] != w.Shape[3] || k % 2 == 0 || k > 11 || (binary && k != 3))
-                {
-                    diagnostics.Add(BbcuDiagnostics.Unsupported, wAt, file, n.Label,
-                        $"kernel {w.Shape[2]}×{w.Shape[3]} of '{w.Name}' is not supported; " + (binary ? "binary convolutions must be 3×3" : "full-precision convolutions need a square odd kernel up to 11×11"));
-                    return null;
-                }
-                cout = w.Shape[0];
-                if (cout < 1 || cout > ModelParser.MaxChannels || w.Shape[1] < 1)
-                {
-                    diagnostics.Add(BbcuDiagnostics.Unsupported, wAt, file, n.Label, $"'{w.Name}' has {cout} output channels; 1 to {ModelParser.MaxChannels} are supported");
-                    return null;
-                }
-                Channels(w.Shape[1], inputs[0], wAt);
-                PerChannel("bias", cout, nchw: false);
-                if (binary) PerChannel("input_bias", cin, nchw: true);
-                if (numbers.TryGetValue("padding", out double pad) && pad != k / 2)
-                {
-                    diagnostics.Add(BbcuDiagnostics.Unsupported, map.At(n.Object.Property("padding")!.Value), file, n.Label,
-                        $"padding {pad} is not supported; a {k}×{k} convolution uses 'same' zero padding {k / 2}");
-                    ok = false;
-                }
-                break;
-            }
-            case "rprelu":
-                PerChannel("bias0", cin, nchw: true);
-                PerChannel("bias1", cin, nchw: true);
-                Shape("slope", new[] { cin }, new[] { 1 });
-                break;
-            case "prelu":
-                Shape("slope", new[] { cin }, new[] { 1 });
-                break;
-            case "add":
-            case "sub":
-                Channels(cin, inputs[1], map.At(n.Inputs[1].Node));
-                if (inputs[1].Scale != scale)
-                {
-                    diagnostics.Add(BbcuDiagnostics.SizeMismatch, map.At(n.Inputs[1].Node), file, n.Label,
-                        inputs[0].Name, inputs[0].Scale, inputs[1].Name, inputs[1].Scale);
-                    ok = false;
-                }
-                break;
-            case "pixel_shuffle":
-            {
-                int r = Factor("factor", 1);
-                if (ok && cin % (r * r) != 0)
-                {
-                    diagnostics.Add(BbcuDiagnostics.ChannelMismatch, map.At(n.Inputs[0].Node), file, n.Label, $"a multiple of {r * r} (factor²)", inputs[0].Name, cin);
-                    ok = false;
-                }
-                cout = cin / (r * r);
-                scale *= r;
-                break;
-            }
-            case "upsample":
-            {
-                int r = Factor("factor", 1);
-                scale *= r;
-                JsonNode? mode = n.Object.Property("mode")?.Value;
-                JsonNode? corners = n.Object.Property("align_corners")?.Value;
-                if (mode is null || mode.Kind != JsonKind.String || (mode.String != "nearest" && mode.String != "bilinear"))
-                {
-                    diagnostics.Add(BbcuDiagnostics.InvalidModel, mode is null ? map.At(n.Object.Start, 1) : map.At(mode), file,
-                        $"node '{n.Label}': upsample needs \"mode\": \"nearest\" or \"bilinear\"");
-                    ok = false;
-                    break;
-                }
-                strings["mode"] = mode.String;
-                if (corners is not null && corners.Kind != JsonKind.False)
-                {
-                    string why = corners.Kind == JsonKind.True
-                        ? "align_corners = true is not supported (BBCU networks use false); export with align_corners=False"
-                        : "\"align_corners\" must be false";
-                    diagnostics.Add(mode.String == "nearest" ? BbcuDiagnostics.InvalidModel : BbcuDiagnostics.Unsupported, map.At(corners), file,
-                        mode.String == "nearest" ? $"node '{n.Label}': nearest upsampling takes no \"align_corners\"" : n.Label, why);
-                    ok = false;
-                }
-                break;
-            }
-            case "batch_norm":
-                foreach (string t in new[] { "weight", "bias", "running_mean", "running_var" }) PerChannel(t, cin, nchw: false);
-                if (numbers.TryGetValue("eps", out double eps) && !(eps > 0))
-                {
-                    diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(n.Object.Property("eps")!.Value), file, $"node '{n.Label}': \"eps\" must be positive");
-                    ok = false;
-                }
-                if (ok && tensors["running_var"].Tensor.Data.Any(v => v < 0))
-                {
-                    diagnostics.Add(BbcuDiagnostics.InvalidModel, tensors["running_var"].Location, file, $"node '{n.Label}': running_var '{tensors["running_var"].Tensor.Name}' has negative entries; a variance is ≥ 0");
-                    ok = false;
-                }
-                break;
-            case "channel_expand":
-            {
-                double s = numbers["repeats"];
-                if (s != Math.Floor(s) || s < 1 || s * cin + 1 > ModelParser.MaxChannels)
-                {
-                    diagnostics.Add(BbcuDiagnostics.Unsupported, map.At(n.Object.Property("repeats")!.Value), file, n.Label,
-                        $"\"repeats\" is {s}; an integer ≥ 1 with repeats·channels + 1 ≤ {ModelParser.MaxChannels} is supported");
-                    ok = false;
-                    break;
-                }
-                cout = (int)s * cin + 1;
-                break;
-            }
-            case "div":
-                if ((float)numbers["scalar"] == 0f)
-                {
-                    diagnostics.Add(BbcuDiagnostics.InvalidModel, map.At(n.Object.Property("scalar")!.Value), file,
-                        $"node '{n.Label}': division by zero (the scalar is 0 in float32); use a non-zero \"scalar\"");
-                    ok = false;
-                }
-                break;
-        }
+        // What only the op knows: its tensors' shapes, its attributes' ranges, its output's channels and size.
+        var check = new NodeCheck(n, inputs, tensors, numbers, map, diagnostics);
+        spec.Infer(check);
+        ok = check.Ok;
+        int cout = check.OutChannels, scale = check.OutScale;
         if (ok && scale > MaxScale)
         {
             diagnostics.Add(BbcuDiagnostics.Unsupported, nodeAt, file, n.Label, $"its output would be {scale}× the input size; at most {MaxScale}× is supported");
@@ -440,8 +263,8 @@ internal static class ModelValidator
         }
         if (!ok) return null;
 
-        var g = new GraphNode(n.Op, n.Label, inputs, new Value(n.Output, cout, scale), nodeAt);
-        foreach (var kv in strings) g.Strings[kv.Key] = kv.Value;
+        var g = new GraphNode(spec, n.Label, inputs, new Value(n.Output, cout, scale), nodeAt);
+        foreach (var kv in check.Strings) g.Strings[kv.Key] = kv.Value;
         foreach (var kv in tensors)
         {
             g.Tensors[kv.Key] = kv.Value.Tensor;
@@ -471,13 +294,6 @@ internal static class ModelValidator
             return null;
         }
         return new Tensor(entry.Name, entry.Shape, data);
-    }
-
-    private static bool Same(int[] a, int[] b)
-    {
-        if (a.Length != b.Length) return false;
-        for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) return false;
-        return true;
     }
 
     public static string ShapeText(this Tensor t) => string.Join(", ", t.Shape);
