@@ -1,4 +1,5 @@
 using System;
+using Bbcu;
 using System.IO;
 using StbImageSharp;
 using StbImageWriteSharp;
@@ -94,30 +95,27 @@ public sealed class Image8
         return new Image8(data, width, height, Channels);
     }
 
-    /// <summary>Planar CHW floats in [0, 1] (value / 255), what a compiled model takes.</summary>
+    /// <summary>The runtime's pixel format of this image (grey or RGB, interleaved).</summary>
+    public BbcuPixelFormat Format => Channels == 1 ? BbcuPixelFormat.Gray8 : BbcuPixelFormat.Rgb24;
+
+    /// <summary>Planar CHW floats in [0, 1] (value / 255), what a compiled model takes (<see cref="BbcuPixels.ToPlanar"/>).</summary>
     public float[] ToPlanar()
     {
-        int plane = Width * Height;
-        var chw = new float[Channels * plane];
-        for (int p = 0; p < plane; p++)
-            for (int c = 0; c < Channels; c++) chw[c * plane + p] = Data[Channels * p + c] / 255f;
+        var chw = new float[Channels * Width * Height];
+        BbcuPixels.ToPlanar(Data, Format, Width, Height, chw);
         return chw;
     }
 
-    /// <summary>Planar CHW floats → 8-bit: clamp to [0, 1], round(x·255) half to even (as numpy's round).</summary>
+    /// <summary>
+    /// Planar CHW floats → 8-bit: clamp to [0, 1], round(x·255) half to even, as numpy's round in the
+    /// PyTorch evaluations these samples are checked against (<see cref="BbcuPixels.FromPlanar"/>).
+    /// </summary>
     public static Image8 FromPlanar(ReadOnlySpan<float> chw, int width, int height, int channels)
     {
         int plane = width * height;
         if (chw.Length != channels * plane) throw new ArgumentException($"Expected {channels}×{height}×{width} = {channels * plane} floats; got {chw.Length}.", nameof(chw));
         var data = new byte[channels * plane];
-        for (int p = 0; p < plane; p++)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                float v = Math.Clamp(chw[c * plane + p], 0f, 1f) * 255f;
-                data[channels * p + c] = (byte)MathF.Round(v, MidpointRounding.ToEven);
-            }
-        }
+        BbcuPixels.FromPlanar(chw, width, height, data, channels == 1 ? BbcuPixelFormat.Gray8 : BbcuPixelFormat.Rgb24, rounding: MidpointRounding.ToEven);
         return new Image8(data, width, height, channels);
     }
 }

@@ -88,6 +88,15 @@ internal static unsafe class BbcuParallel
     /// </summary>
     internal static long WorkerChunks => Volatile.Read(ref _workerChunks);
 
+    private static long _workerAllocated;
+
+    /// <summary>
+    /// Bytes the worker threads have allocated since they started (everything, their waits included),
+    /// so that a test can count exactly what a call allocates on the caller's and the workers' threads,
+    /// whatever other threads of the process do at the same time.
+    /// </summary>
+    internal static long WorkerAllocatedBytes => Volatile.Read(ref _workerAllocated);
+
     /// <summary>
     /// Starts the worker threads now rather than on the first parallel call, so that every call after
     /// it allocates nothing even when the first one found the pool busy and ran alone. A workspace
@@ -146,6 +155,7 @@ internal static unsafe class BbcuParallel
 
         private void Loop()
         {
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
             while (true)
             {
                 _go.WaitOne();
@@ -158,6 +168,11 @@ internal static unsafe class BbcuParallel
                 {
                     _error = e;
                 }
+                // Everything this thread allocated since the last job ended, the wait included (one read of
+                // a thread-local counter; an add only when it moved).
+                long now = GC.GetAllocatedBytesForCurrentThread();
+                if (now != allocated) Interlocked.Add(ref _workerAllocated, now - allocated);
+                allocated = now;
                 Volatile.Write(ref _done, 1);
                 _finished.Set();
             }

@@ -113,6 +113,13 @@ public static class BbcuRunner
         }
     }
 
-    private static int CheckRun<TModel>(ReadOnlySpan<float> input, int width, int height, Span<float> output) where TModel : IBbcuModel =>
-        BbcuGuard.CheckRun(TModel.ClassName, input.Length, output.Length, width, height, TModel.InputChannels, TModel.OutputChannels, TModel.Scale, TModel.MaxFloats);
+    private static int CheckRun<TModel>(ReadOnlySpan<float> input, int width, int height, Span<float> output) where TModel : IBbcuModel
+    {
+        int plane = BbcuGuard.CheckRun(TModel.ClassName, input.Length, output.Length, width, height, TModel.InputChannels, TModel.OutputChannels, TModel.Scale, TModel.MaxFloats);
+        if (input.Overlaps(output))
+            throw new ArgumentException(
+                $"{TModel.ClassName}: input and output overlap; a model may read its input after it has begun to write its output (a tiled run does), so give the output a buffer of its own.",
+                nameof(output));
+        return plane;
+    }
 }

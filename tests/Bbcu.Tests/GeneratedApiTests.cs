@@ -65,4 +65,17 @@ public sealed class GeneratedApiTests
         Assert.DoesNotContain("workspace.Enter", code, StringComparison.Ordinal);
         Assert.Equal(5, Regex.Matches(code, @"BbcuRunner\.\w+<BbcuModel>", RegexOptions.None, TimeSpan.FromSeconds(1)).Count);
     }
+
+    /// <summary>Input and output must not share memory: a tiled run reads input halos after writing earlier tiles' output.</summary>
+    [Fact]
+    public void OverlappingInputAndOutputAreRefused()
+    {
+        Type model = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", "dncnn_g1_nc8_nb3_1x1")).LoadModel();
+        RunDelegate run = GeneratorHarness.GetRun(model);
+        var buffer = new float[8 * 8 + 3];
+        var e = Assert.Throws<ArgumentException>(() => run(buffer.AsSpan(0, 64), 8, 8, buffer.AsSpan(3, 64)));
+        Assert.Contains("input and output overlap", e.Message, StringComparison.Ordinal);
+        Assert.Equal("output", e.ParamName);
+        run(buffer.AsSpan(0, 32 * 2), 8, 8, new float[64]); // separate buffers are fine
+    }
 }
