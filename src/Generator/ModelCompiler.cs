@@ -72,10 +72,16 @@ internal static class ModelCompiler
             diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, crash);
             return null;
         }
+        // A listed file that is not there is a wrong path, not a malformed file.
+        if (modelFile.Missing)
+            diagnostics.Add(BbcuDiagnostics.FileMissingOnDisk, SiteAnchor.ModelArgument, request.ModelPath, request.FullName, modelFile.Path, "there is no file at that path");
+        if (weightsFile.Missing)
+            diagnostics.Add(BbcuDiagnostics.FileMissingOnDisk, SiteAnchor.WeightsArgument, request.WeightsPath, request.FullName, weightsFile.Path, "there is no file at that path");
+        if (modelFile.Missing || weightsFile.Missing) return null;
 
         if (modelFile.Text is null)
         {
-            diagnostics.Add(BbcuDiagnostics.ModelFileNotFound, SiteAnchor.ModelArgument, request.ModelPath, request.FullName);
+            diagnostics.Add(BbcuDiagnostics.FileMissingOnDisk, SiteAnchor.ModelArgument, request.ModelPath, request.FullName, modelFile.Path, "the compiler could not read its text");
             return null;
         }
         SourceText text = SourceText.From(modelFile.Text);

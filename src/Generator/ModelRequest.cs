@@ -68,8 +68,11 @@ internal sealed class FileContent : IEquatable<FileContent>
     /// <summary>An exception the reading hit that it should not have (reported as BBCU099), or null.</summary>
     public string? Crash { get; }
 
+    /// <summary>The AdditionalFiles item names a file that does not exist (BBCU007).</summary>
+    public bool Missing { get; init; }
+
     public bool Equals(FileContent? other) =>
-        other is not null && Path == other.Path && Kind == other.Kind && Error == other.Error && Crash == other.Crash && Text == other.Text
+        other is not null && Path == other.Path && Kind == other.Kind && Error == other.Error && Crash == other.Crash && Missing == other.Missing && Text == other.Text
         && (Bytes == other.Bytes || (Bytes is not null && other.Bytes is not null && Bytes.AsSpan().SequenceEqual(other.Bytes)));
 
     public override bool Equals(object? obj) => Equals(obj as FileContent);

@@ -268,7 +268,7 @@ public sealed class DiagnosticTests
     /// <summary>The IDs this file triggers; the meta-tests compare it with <see cref="BbcuDiagnostics.All"/> and with the tests' text.</summary>
     private static readonly string[] CoveredIds =
     {
-        "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU006", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
+        "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU006", "BBCU007", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
         "BBCU015", "BBCU016", "BBCU017", "BBCU018", "BBCU019", "BBCU020", "BBCU021", "BBCU022", "BBCU023", "BBCU024",
         "BBCU025", "BBCU030", "BBCU031", "BBCU032", "BBCU033", "BBCU099",
     };
@@ -349,8 +349,46 @@ public sealed class DiagnosticTests
             public static partial class Model { }
             """;
         GeneratorResult r = Run(TinyJson, TinyWeights(), source);
-        Diagnostic d = AssertDiagnostic(r, "BBCU001", DiagnosticSeverity.Error, "'odel.json'", "<AdditionalFiles Include=\"odel.json\" />");
+        Diagnostic d = AssertDiagnostic(r, "BBCU001", DiagnosticSeverity.Error, "'odel.json'", "did you mean '", "/model.json'? Name it in [BbcuModel] by the end of its path");
         AssertAt(d, source, "\"odel.json\"", "\"odel.json\"", fileName: "Model.cs");
+    }
+
+    /// <summary>A name that differs only in case, or in a letter or two, is offered as "did you mean".</summary>
+    [Theory]
+    [InlineData("Model.JSON")]
+    [InlineData("modle.json")]
+    [InlineData("models/model.json")]
+    public void ANearNameIsSuggested_BBCU001(string written)
+    {
+        string source = $$"""
+            using Bbcu;
+            namespace TestModels;
+            [BbcuModel("{{written}}", "model.safetensors")]
+            public static partial class Model { }
+            """;
+        GeneratorResult r = Run(TinyJson, TinyWeights(), source);
+        AssertDiagnostic(r, "BBCU001", DiagnosticSeverity.Error, $"'{written}'", "did you mean '", "/model.json'?");
+        AssertErrors(r, "BBCU001");
+    }
+
+    /// <summary>With no near name, the message points at the folder of the model's other file.</summary>
+    [Fact]
+    public void TheOtherFilesFolderIsNamed_BBCU002()
+    {
+        string dir = Repo.TempFolder("diag");
+        Directory.CreateDirectory(Path.Combine(dir, "models"));
+        File.WriteAllText(Path.Combine(dir, "models", "denoise.json"), TinyJson);
+        var files = new AdditionalText[] { new FileText(Path.Combine(dir, "models", "denoise.json")) };
+        const string source = """
+            using Bbcu;
+            namespace TestModels;
+            [BbcuModel("denoise.json", "weights.safetensors")]
+            public static partial class Model { }
+            """;
+        GeneratorResult r = Check(GeneratorHarness.Run(GeneratorHarness.CreateCompilation(source), GeneratorHarness.CreateDriver(files)));
+        AssertDiagnostic(r, "BBCU002", DiagnosticSeverity.Error, "'weights.safetensors'",
+            "add <AdditionalFiles Include=\"weights.safetensors\" /> to the project file, with the file's path relative to the project (the model's other file is the item 'models/denoise.json' in '", "/models')");
+        AssertErrors(r, "BBCU002");
     }
 
     /// <summary>An additional file whose text cannot be had (the compiler returns null when it cannot read the file).</summary>
@@ -370,8 +408,9 @@ public sealed class DiagnosticTests
         File.WriteAllBytes(Path.Combine(dir, "model.safetensors"), TinyWeights());
         var files = new AdditionalText[] { new NullText(Path.Combine(dir, "model.json")), new FileText(Path.Combine(dir, "model.safetensors")) };
         GeneratorResult r = Check(GeneratorHarness.Run(GeneratorHarness.CreateCompilation(GeneratorHarness.DefaultSource), GeneratorHarness.CreateDriver(files)));
-        AssertDiagnostic(r, "BBCU001", DiagnosticSeverity.Error, "'model.json'", "'TestModels.Model'");
-        AssertErrors(r, "BBCU001");
+        // Listed, but no text and no file: a wrong path (BBCU007), not a missing item.
+        AssertDiagnostic(r, "BBCU007", DiagnosticSeverity.Error, "'model.json'", "'TestModels.Model'", "there is no file at that path");
+        AssertErrors(r, "BBCU007");
     }
 
     [Fact]
@@ -1138,15 +1177,16 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
-    public void WeightsFileMissingOnDisk_BBCU024()
+    public void WeightsFileMissingOnDisk_BBCU007()
     {
-        // Listed as an AdditionalFiles item but deleted (or unreadable): a diagnostic, not a crash.
+        // Listed as an AdditionalFiles item but not on disk: a wrong path, never "malformed".
         string dir = Repo.TempFolder("diag");
         File.WriteAllText(Path.Combine(dir, "model.json"), TinyJson);
         GeneratorResult r = Check(GeneratorHarness.RunFolder(dir));
-        Diagnostic d = AssertDiagnostic(r, "BBCU024", DiagnosticSeverity.Error, "model.safetensors: malformed safetensors file: it cannot be read: ");
-        AssertErrors(r, "BBCU024");
-        AssertAtWeightsFile(d);
+        Diagnostic d = AssertDiagnostic(r, "BBCU007", DiagnosticSeverity.Error,
+            "'model.safetensors' named by [BbcuModel] on 'TestModels.Model' is the AdditionalFiles item '", "model.safetensors', but there is no file at that path; fix the path in the project file or put the file there");
+        AssertErrors(r, "BBCU007");
+        AssertAt(d, GeneratorHarness.DefaultSource, "\"model.safetensors\"", "\"model.safetensors\"", fileName: "Model.cs");
     }
 
     [Fact]

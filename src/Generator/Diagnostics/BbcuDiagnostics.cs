@@ -9,10 +9,10 @@ internal static class BbcuDiagnostics
     private const string Category = "BbcuCompiler";
 
     public static readonly DiagnosticDescriptor ModelFileNotFound = Error("BBCU001", "Model file not found",
-        "The model file '{0}' named by [BbcuModel] on '{1}' is not an AdditionalFiles item of this project; add <AdditionalFiles Include=\"{0}\" /> to the project file");
+        "The model file '{0}' named by [BbcuModel] on '{1}' is not an AdditionalFiles item of this project; {2}");
 
     public static readonly DiagnosticDescriptor WeightsFileNotFound = Error("BBCU002", "Weights file not found",
-        "The weights file '{0}' named by [BbcuModel] on '{1}' is not an AdditionalFiles item of this project; add <AdditionalFiles Include=\"{0}\" /> to the project file");
+        "The weights file '{0}' named by [BbcuModel] on '{1}' is not an AdditionalFiles item of this project; {2}");
 
     public static readonly DiagnosticDescriptor AmbiguousFile = Error("BBCU003", "Ambiguous file name",
         "'{0}' named by [BbcuModel] on '{1}' matches several AdditionalFiles items ({2}); give a longer path suffix that matches one");
@@ -25,6 +25,9 @@ internal static class BbcuDiagnostics
 
     public static readonly DiagnosticDescriptor LanguageVersionTooOld = Error("BBCU006", "C# 11 or later needed",
         "'{0}': the project compiles C# {1}, and the code compiled from the model needs C# 11 or later (static abstract interface members); remove <LangVersion> from the project file or set it to 11 or later");
+
+    public static readonly DiagnosticDescriptor FileMissingOnDisk = Error("BBCU007", "AdditionalFiles item missing on disk",
+        "'{0}' named by [BbcuModel] on '{1}' is the AdditionalFiles item '{2}', but {3}; fix the path in the project file or put the file there");
 
     public static readonly DiagnosticDescriptor MalformedJson = Error("BBCU010", "Malformed model JSON",
         "{0}: malformed JSON at line {1}, column {2}: {3}");
@@ -100,7 +103,7 @@ internal static class BbcuDiagnostics
     /// <summary>Every descriptor (tests check there is one test per descriptor).</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All => new[]
     {
-        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, LanguageVersionTooOld, MalformedJson, InvalidModel,
+        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, LanguageVersionTooOld, FileMissingOnDisk, MalformedJson, InvalidModel,
         UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
         Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, CostReport, Truncated, InternalError,
     };
