@@ -135,12 +135,16 @@ public sealed class BbcuGenerator : IIncrementalGenerator
         if (symbol.TypeParameters.Length > 0)
             Add(BbcuDiagnostics.ClassShape, SiteAnchor.ClassName, name, "a generic class cannot hold a compiled model");
 
+        bool canHold = isPartial && symbol.TypeParameters.Length == 0;
         var containing = new List<string>();
         for (INamedTypeSymbol? t = symbol.ContainingType; t is not null; t = t.ContainingType)
         {
             bool partial = t.DeclaringSyntaxReferences.Any(r => r.GetSyntax(ct) is TypeDeclarationSyntax tds && tds.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));
             if (!partial || t.IsGenericType)
+            {
                 Add(BbcuDiagnostics.ClassShape, SiteAnchor.ClassName, name, $"its containing type '{t.Name}' must be a non-generic partial type");
+                canHold = false;
+            }
             string keyword = t.IsRecord ? (t.TypeKind == TypeKind.Struct ? "record struct" : "record") : t.TypeKind == TypeKind.Struct ? "struct" : t.TypeKind == TypeKind.Interface ? "interface" : "class";
             containing.Insert(0, $"{(t.IsStatic ? "static " : "")}partial {keyword} {t.Name}");
         }
@@ -157,7 +161,7 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             _ => "",
         };
         var request = new ModelRequest(ns, name, accessibility, new EquatableArray<string>(containing.ToArray()), modelPath, weightsPath,
-            new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
+            new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()), symbol.IsStatic, canHold);
         return new AttributedModel(request, new ModelSite(request.FullName, attributeLocation, Arg(0), Arg(1), identifier));
     }
 }

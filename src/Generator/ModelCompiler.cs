@@ -38,11 +38,11 @@ internal static class ModelCompiler
         }
         var all = request.Diagnostics.Concat(diagnostics.Items).Concat(diagnostics.Truncation(request.FullName)).ToArray();
         bool failed = diagnostics.HasErrors || source.Length == 0;
-        // A model that fails still gets its class's members (throwing) when the class itself is sound,
-        // so that the BBCU errors are the only errors of the build.
+        // A model that fails still gets its class's members (throwing) whenever the class can take them
+        // (a non-static partial class too), so that the BBCU errors are the only errors of the build.
         if (failed)
         {
-            source = request.Diagnostics.Any(d => d.Id == BbcuDiagnostics.ClassShape.Id) ? "" : SafeFallback(request);
+            source = request.CanHoldStandIn ? SafeFallback(request) : "";
             data = "";
         }
         return new CompiledModel(request.FullName, request.HintName, source, request.DataHintName, data, new EquatableArray<DiagnosticInfo>(all));

@@ -8,7 +8,11 @@ namespace Bbcu.Generator;
 // a syntax node or a symbol: each is equal to its previous value whenever what it describes is, so
 // the driver can stop at the first step whose output did not change.
 
-/// <summary>What one <c>[BbcuModel]</c> attribute asks for, as equatable data (positions are in <see cref="ModelSite"/>).</summary>
+/// <summary>
+/// What one <c>[BbcuModel]</c> attribute asks for, as equatable data (positions are in <see cref="ModelSite"/>).
+/// <see cref="CanHoldStandIn"/>: the class is partial and not generic, in partial non-generic types, so the
+/// stand-in members of a model that did not compile can be added to it (static or not).
+/// </summary>
 internal sealed record ModelRequest(
     string Namespace,
     string ClassName,
@@ -16,7 +20,9 @@ internal sealed record ModelRequest(
     EquatableArray<string> ContainingTypes,
     string ModelPath,
     string WeightsPath,
-    EquatableArray<DiagnosticInfo> Diagnostics)
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    bool IsStatic = true,
+    bool CanHoldStandIn = true)
 {
     public string FullName => Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName;
 

@@ -174,13 +174,13 @@ public sealed class DiagnosticTests
         GeneratorRunResult run = Assert.Single(r.RunResult.Results);
         Assert.Null(run.Exception);
         bool hasError = r.GeneratorDiagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
-        if (hasError && r.Ids.Contains("BBCU004"))
-            Assert.Empty(run.GeneratedSources);
+        if (hasError && r.Ids.Contains("BBCU004") && run.GeneratedSources.Length == 0)
+            Assert.DoesNotContain(r.GeneratorDiagnostics, d => d.Id == "BBCU004" && d.GetMessage(CultureInfo.InvariantCulture).Contains("add the 'static' modifier", StringComparison.Ordinal));
         else if (hasError)
             Assert.Contains("did not compile", Assert.Single(run.GeneratedSources).SourceText.ToString());
         else
             Assert.Equal(new[] { ".Bbcu.Data.g.cs", ".Bbcu.g.cs" }, run.GeneratedSources.Select(s => s.HintName.Substring(s.HintName.IndexOf(".Bbcu", StringComparison.Ordinal))).OrderBy(h => h, StringComparer.Ordinal));
-        if (hasError && !r.Ids.Contains("BBCU004"))
+        if (hasError && run.GeneratedSources.Length > 0)
             Assert.DoesNotContain(r.CompilationDiagnostics, d => d.Severity == DiagnosticSeverity.Error
                 && (d.Id == "CS0117" || d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal) == true));
         foreach (Diagnostic d in r.GeneratorDiagnostics)
@@ -485,6 +485,28 @@ public sealed class DiagnosticTests
         Assert.Equal(at, d.Location.SourceSpan.Start);
         Assert.Equal(identifier.Length, d.Location.SourceSpan.Length);
         Assert.Equal("Model.cs", d.Location.GetLineSpan().Path);
+    }
+
+    /// <summary>A partial class that is only missing 'static' still gets the stand-in members: one error, no CS0117 at each use.</summary>
+    [Fact]
+    public void ANonStaticPartialClassGetsTheStandIns_BBCU004()
+    {
+        const string source = """
+            using Bbcu;
+            namespace TestModels;
+            [BbcuModel("model.json", "model.safetensors")]
+            public partial class Model { }
+            public static class User
+            {
+                public static int Channels() => Model.InputChannels + Model.Cost.BinaryMacs.GetHashCode();
+                public static void Use(float[] x, float[] y) => Model.Run(x, 4, 4, y, Model.CreateWorkspace(4, 4));
+            }
+            """;
+        GeneratorResult r = Run(TinyJson, TinyWeights(), source);
+        AssertErrors(r, "BBCU004");
+        Assert.Contains("did not compile", r.GeneratedSource, StringComparison.Ordinal);
+        Assert.Contains("public partial class Model", r.GeneratedSource, StringComparison.Ordinal);
+        Assert.Empty(r.CompilationDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error));
     }
 
     [Fact]

@@ -147,7 +147,7 @@ internal sealed class ModelEmitter
     private void EmitFallbackClass()
     {
         Line($"/// <summary>Stands in for model '{Literals.Comment(FileName(_request.ModelPath))}', which did not compile: every method throws <see cref=\"InvalidOperationException\"/>.</summary>");
-        Line($"{_request.Accessibility}static partial class {_request.ClassName}");
+        Line($"{_request.Accessibility}{(_request.IsStatic ? "static " : "")}partial class {_request.ClassName}");
         Open();
         EmitApi(fallback: true);
         Line();
