@@ -132,6 +132,46 @@ public sealed class ConsumerBuildTests
         project.Succeeded();
     }
 
+    /// <summary>
+    /// docs/snapshot-testing.md's recipe: generated files written into the project for a snapshot. Without
+    /// <c>&lt;Compile Remove&gt;</c> the second build compiles them twice (CS0102); with it, every build is clean
+    /// and the files on disk are the code and data files the generator made.
+    /// </summary>
+    [Fact]
+    public void GeneratedFilesWrittenIntoTheProjectNeedTheRecipesCompileRemove()
+    {
+        using var project = ConsumerProject.Create("dncnn_g1_nc8_nb3_1x1", _out);
+        project.AddToProject("""
+              <PropertyGroup>
+                <EmitCompilerGeneratedFiles>true</EmitCompilerGeneratedFiles>
+                <CompilerGeneratedFilesOutputPath>Generated</CompilerGeneratedFilesOutputPath>
+              </PropertyGroup>
+            """);
+        BuildResult first = project.Build();
+        Assert.True(first.ExitCode == 0, "the first build failed:\n" + first.Output);
+        string folder = Path.Combine(project.Dir, "Generated", "Bbcu.Generator", "Bbcu.Generator.BbcuGenerator");
+        Assert.True(File.Exists(Path.Combine(folder, "Consumer.Model.Bbcu.g.cs")), $"no code file in {folder}");
+        Assert.True(File.Exists(Path.Combine(folder, "Consumer.Model.Bbcu.Data.g.cs")), $"no data file in {folder}");
+        BuildResult second = project.Build();
+        Assert.True(second.ExitCode != 0 && second.Output.Contains("CS0102", StringComparison.Ordinal),
+            "without <Compile Remove> the second build was expected to fail with CS0102:\n" + second.Output);
+
+        project.AddToProject("""
+              <ItemGroup>
+                <Compile Remove="$(CompilerGeneratedFilesOutputPath)/**" />
+              </ItemGroup>
+            """);
+        for (int i = 0; i < 2; i++)
+        {
+            BuildResult again = project.Build();
+            Assert.True(again.ExitCode == 0, "a build with the recipe failed:\n" + again.Output);
+            AssertClean(again);
+        }
+        var (input, width, height, expected) = project.LoadIo();
+        Assert.True(Metrics.MaxAbsDiff(project.RunModel(input, width, height), expected) <= 1e-5);
+        project.Succeeded();
+    }
+
     private static void AssertClean(BuildResult build)
     {
         foreach (string line in build.Lines)
@@ -251,6 +291,15 @@ internal sealed class ConsumerProject : IDisposable
             File.Copy(Path.Combine(source, f), Path.Combine(dir, f));
         output.WriteLine($"consumer project: {dir}");
         return project;
+    }
+
+    /// <summary>Adds MSBuild XML (property groups, item groups) to the end of the consumer's project file.</summary>
+    public void AddToProject(string xml)
+    {
+        string path = Path.Combine(Dir, "Consumer.csproj");
+        string text = File.ReadAllText(path);
+        int end = text.LastIndexOf("</Project>", StringComparison.Ordinal);
+        File.WriteAllText(path, text[..end] + xml + "\n" + text[end..]);
     }
 
     public (float[] Input, int Width, int Height, float[] Expected) LoadIo()
