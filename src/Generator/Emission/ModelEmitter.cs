@@ -130,13 +130,11 @@ internal sealed class ModelEmitter
     /// </summary>
     internal static string FloatsLiteral(IReadOnlyList<float> values, int stringLimit, string indent)
     {
-        byte[] bytes = new byte[4 * values.Count];
-        for (int i = 0; i < values.Count; i++)
-        {
-            byte[] b = BitConverter.GetBytes(values[i]);
-            if (!BitConverter.IsLittleEndian) System.Array.Reverse(b);
-            Buffer.BlockCopy(b, 0, bytes, 4 * i, 4);
-        }
+        float[] floats = values as float[] ?? values.ToArray();
+        byte[] bytes = new byte[4 * floats.Length];
+        Buffer.BlockCopy(floats, 0, bytes, 0, bytes.Length);
+        if (!BitConverter.IsLittleEndian)
+            for (int i = 0; i < bytes.Length; i += 4) System.Array.Reverse(bytes, i, 4);
         string text = Convert.ToBase64String(bytes);
         var sb = new StringBuilder($"BbcuConstants.Floats({values.Count}, \"\"\"\n");
         for (int at = 0; at < text.Length; at += Base64LineLength)
@@ -305,8 +303,9 @@ internal sealed class ModelEmitter
     /// <summary>The nested <c>Cost</c> class (zeros in a stand-in for a model that did not compile).</summary>
     private void EmitCost(bool fallback)
     {
-        string D(double v) => fallback ? "0" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        string L(long v) => fallback ? "0" : Literals.Int(v);
+        // A stand-in has no cost report: every figure is 0 (the values are only read for a compiled model).
+        string D(Func<double> v) => fallback ? "0" : v().ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        string L(Func<long> v) => fallback ? "0" : Literals.Int(v());
         Line("/// <summary>");
         Line($"/// The model's cost in the BBCU paper's accounting (Sec. 4.1) for a {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight} input:");
         Line("/// convolution multiply-accumulates at each layer's resolution with OPs_b = OPs_f / 64 for binary layers, and");
@@ -320,17 +319,17 @@ internal sealed class ModelEmitter
         foreach (string part in CostReport.Parts)
         {
             string name = char.ToUpperInvariant(part[0]) + part.Substring(1);
-            Line($"public const double {name}Ops = {D(fallback ? 0 : _cost.Ops[part])}, {name}Params = {D(fallback ? 0 : _cost.Params[part])};");
+            Line($"public const double {name}Ops = {D(() => _cost.Ops[part])}, {name}Params = {D(() => _cost.Params[part])};");
         }
-        Line($"public const double TotalOps = {D(fallback ? 0 : _cost.TotalOps)}, TotalParams = {D(fallback ? 0 : _cost.TotalParams)};");
+        Line($"public const double TotalOps = {D(() => _cost.TotalOps)}, TotalParams = {D(() => _cost.TotalParams)};");
         Line($"/// <summary>Multiply-accumulates of the binary and the full-precision convolutions at {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight}.</summary>");
-        Line($"public const long BinaryMacs = {L(fallback ? 0 : _cost.BinaryMacs)}, FloatMacs = {L(fallback ? 0 : _cost.FloatMacs)};");
+        Line($"public const long BinaryMacs = {L(() => _cost.BinaryMacs)}, FloatMacs = {L(() => _cost.FloatMacs)};");
         Line("/// <summary>Per-channel floats of the binary units (move0, RPReLU, BatchNorm), which the paper's Params leave out.</summary>");
-        Line($"public const long UnitFloats = {L(fallback ? 0 : _cost.UnitFloats)};");
+        Line($"public const long UnitFloats = {L(() => _cost.UnitFloats)};");
         Line("/// <summary>Bytes of packed binary weights (sign bits, plus masks where some weight is exactly 0).</summary>");
-        Line($"public const long PackedWeightBytes = {L(fallback ? 0 : _cost.PackedWeightBytes)};");
+        Line($"public const long PackedWeightBytes = {L(() => _cost.PackedWeightBytes)};");
         Line($"/// <summary>Workspace bytes for a {CostReport.ReferenceWidth}×{CostReport.ReferenceHeight} input (see WorkspaceBytes for other sizes).</summary>");
-        Line($"public const long ReferenceWorkspaceBytes = {L(fallback ? 0 : _cost.WorkspaceBytes)};");
+        Line($"public const long ReferenceWorkspaceBytes = {L(() => _cost.WorkspaceBytes)};");
         Close();
     }
 

@@ -63,9 +63,13 @@ internal abstract class OpDefinition
     public virtual bool ClampsAtZero => false;
 
     /// <summary>Every property the op takes, besides the common ones (op, name, inputs, output, comment).</summary>
-    public IEnumerable<string> Properties => RequiredTensors.Concat(OptionalTensors).Concat(RequiredNumbers).Concat(OptionalNumbers).Concat(RequiredOther).Concat(OptionalOther);
+    public IReadOnlyList<string> Properties => _properties ??= RequiredTensors.Concat(OptionalTensors).Concat(RequiredNumbers).Concat(OptionalNumbers).Concat(RequiredOther).Concat(OptionalOther).ToArray();
 
-    public IEnumerable<string> Tensors => RequiredTensors.Concat(OptionalTensors);
+    /// <summary>Every property naming a tensor, required ones first.</summary>
+    public IReadOnlyList<string> Tensors => _tensors ??= RequiredTensors.Concat(OptionalTensors).ToArray();
+
+    // Built once per op (the registry holds one instance of each), not on every node and property checked.
+    private string[]? _properties, _tensors;
 
     /// <summary>
     /// Checks what only this op knows (tensor shapes, attribute ranges) and sets the output's channels and

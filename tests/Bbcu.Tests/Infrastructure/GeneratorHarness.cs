@@ -46,8 +46,7 @@ public sealed class GeneratorResult
     public string AllGenerated => string.Concat(RunResult.Results.SelectMany(r => r.GeneratedSources).Select(s => s.SourceText.ToString()));
 
     private string Generated(string suffix) => RunResult.Results.SelectMany(r => r.GeneratedSources)
-        .Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal) && (suffix.Contains(".Data.") || !s.HintName.EndsWith(".Data.g.cs", StringComparison.Ordinal)))
-        .SourceText.ToString();
+        .Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal)).SourceText.ToString();
 
     public IEnumerable<string> Ids => GeneratorDiagnostics.Select(d => d.Id);
 
