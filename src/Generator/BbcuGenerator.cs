@@ -11,7 +11,7 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace Bbcu.Generator;
 
 /// <summary>
-/// Compiles each class annotated with <c>[Bbcu.BbcuModel(model, weights)]</c> into C#.
+/// Compiles each class annotated with <c>[Bbcu.BbcuModel(model)]</c> or <c>[Bbcu.BbcuModel(model, weights)]</c> into C#.
 /// </summary>
 /// <remarks>
 /// The pipeline, with its tracked step names (each step's output is equatable and location-free, so the
@@ -20,7 +20,9 @@ namespace Bbcu.Generator;
 /// [BbcuModel] class ──► AttributedModel ─┬─► ModelRequest ("BbcuModelRequest")
 ///                                        └─► ModelSite (C# positions; only the diagnostics output reads them)
 /// ModelRequest × AdditionalFiles paths ──► ResolvedRequest ("BbcuResolvedRequest")
+///   (with a <BbcuModel> item's weights path and hash, from MSBuild metadata)
 /// AdditionalFiles item × wanted paths ───► FileContent, for a model's own files only ("BbcuModelFile")
+/// <BbcuModel> item's weights × hash ─────► FileContent, read from disk when the hash changes ("BbcuModelFile")
 /// ResolvedRequest × its FileContents ────► ModelInputs ("BbcuModelInputs")
 ///                                    ────► CompiledModel ("BbcuCompiledModel") ─┬─► sources (code, data)
 ///                                                                               └─► diagnostics × sites
@@ -52,13 +54,14 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             .Select(static (a, _) => a.Site)
             .Collect();
 
-        // Paths only: an edit inside an AdditionalFiles item does not change this.
-        IncrementalValueProvider<EquatableArray<string>> paths = context.AdditionalTextsProvider
-            .Select(static (t, _) => t.Path)
+        // Paths (and a <BbcuModel> item's weights path and hash) only: an edit inside an AdditionalFiles item does not change this.
+        IncrementalValueProvider<EquatableArray<ProjectFile>> files = context.AdditionalTextsProvider
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Select(static (pair, _) => ModelFiles.Describe(pair.Left, pair.Right))
             .Collect()
-            .Select(static (all, _) => new EquatableArray<string>(all.ToArray()));
+            .Select(static (all, _) => new EquatableArray<ProjectFile>(all.ToArray()));
         IncrementalValuesProvider<ResolvedRequest> resolved = requests
-            .Combine(paths)
+            .Combine(files)
             .Select(static (pair, _) => ModelFiles.Resolve(pair.Left, pair.Right))
             .WithTrackingName(ResolveStep);
 
@@ -69,10 +72,16 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             .Combine(wanted)
             .SelectMany(static (pair, ct) => ModelFiles.ReadIfWanted(pair.Left, pair.Right, ct))
             .WithTrackingName(FileStep);
+        // The weights of <BbcuModel> items are no AdditionalFiles item: read from disk, again whenever their hash changes.
+        IncrementalValuesProvider<FileContent> itemWeights = wanted
+            .SelectMany(static (all, _) => ModelFiles.ItemWeights(all))
+            .Select(static (file, ct) => ModelFiles.ReadItemWeights(file, ct))
+            .WithTrackingName(FileStep);
 
         IncrementalValuesProvider<CompiledModel> compiled = resolved
             .Combine(contents.Collect())
-            .Select(static (pair, _) => ModelFiles.Inputs(pair.Left, pair.Right))
+            .Combine(itemWeights.Collect())
+            .Select(static (pair, _) => ModelFiles.Inputs(pair.Left.Left, pair.Left.Right.Concat(pair.Right)))
             .WithTrackingName(InputsStep)
             .Select(static (inputs, ct) => ModelCompiler.Compile(inputs, ct))
             .WithTrackingName(CompileStep);
@@ -110,18 +119,21 @@ public sealed class BbcuGenerator : IIncrementalGenerator
             diagnostics.Add(new DiagnosticInfo(d.Id, null, new EquatableArray<string>(args), at));
 
         string modelPath = "", weightsPath = "";
-        if (attribute.ConstructorArguments.Length == 2)
+        if (attribute.ConstructorArguments.Length is 1 or 2)
         {
             modelPath = attribute.ConstructorArguments[0].Value as string ?? "";
-            weightsPath = attribute.ConstructorArguments[1].Value as string ?? "";
             if (modelPath.Trim().Length == 0)
-                Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.ModelArgument, name, "the model path is empty; name the model's .json AdditionalFiles item");
-            if (weightsPath.Trim().Length == 0)
-                Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.WeightsArgument, name, "the weights path is empty; name the model's .safetensors AdditionalFiles item");
+                Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.ModelArgument, name, "the model path is empty; name the model's .json file (its <BbcuModel> or AdditionalFiles item)");
         }
-        else
+        if (attribute.ConstructorArguments.Length == 2)
         {
-            Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.Attribute, name, "it takes two arguments: the model .json and the weights .safetensors");
+            weightsPath = attribute.ConstructorArguments[1].Value as string ?? "";
+            if (weightsPath.Trim().Length == 0)
+                Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.WeightsArgument, name, "the weights path is empty; name the model's .safetensors file, or leave the argument out to use the weights of the model's <BbcuModel> item");
+        }
+        else if (attribute.ConstructorArguments.Length != 1)
+        {
+            Add(BbcuDiagnostics.InvalidAttribute, SiteAnchor.Attribute, name, "it takes the model .json and, optionally, the weights .safetensors");
         }
 
         // The generated code implements static abstract interface members (the binary layers' shape structs).

@@ -75,8 +75,11 @@ internal static class ModelCompiler
         // A listed file that is not there is a wrong path, not a malformed file.
         if (modelFile.Missing)
             diagnostics.Add(BbcuDiagnostics.FileMissingOnDisk, SiteAnchor.ModelArgument, request.ModelPath, request.FullName, modelFile.Path, "there is no file at that path");
-        if (weightsFile.Missing)
-            diagnostics.Add(BbcuDiagnostics.FileMissingOnDisk, SiteAnchor.WeightsArgument, request.WeightsPath, request.FullName, weightsFile.Path, "there is no file at that path");
+        if (weightsFile.Missing && inputs.WeightsItem is string item)
+            diagnostics.Add(BbcuDiagnostics.ItemWeightsMissing, SiteAnchor.WeightsArgument, weightsFile.Path, item, request.FullName,
+                "export the weights there (the same folder and stem as the model, by default), or set Weights=\"…\" on the item to the weights file's path relative to the project");
+        else if (weightsFile.Missing)
+            diagnostics.Add(BbcuDiagnostics.FileMissingOnDisk, SiteAnchor.WeightsArgument, request.WeightsName, request.FullName, weightsFile.Path, "there is no file at that path");
         if (modelFile.Missing || weightsFile.Missing) return null;
 
         if (modelFile.Text is null)
@@ -118,6 +121,6 @@ internal static class ModelCompiler
         CostReport cost = CostReport.Compute(model, program, plan);
         diagnostics.Add(BbcuDiagnostics.CostReport, SiteAnchor.Attribute, request.FullName, model.Name, cost.Summary);
         ct.ThrowIfCancellationRequested();
-        return ModelEmitter.Emit(request, program, plan, cost);
+        return ModelEmitter.Emit(request, System.IO.Path.GetFileName(weightsFile.Path), program, plan, cost);
     }
 }

@@ -6,6 +6,7 @@ using Bbcu.Generator.Diagnostics;
 using Bbcu.Generator.Parsing;
 using Bbcu.Generator.Util;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 
 namespace Bbcu.Generator;
@@ -17,49 +18,99 @@ namespace Bbcu.Generator;
 /// </summary>
 internal static class ModelFiles
 {
-    /// <summary>Resolves the request's model and weights paths against the project's AdditionalFiles paths.</summary>
-    public static ResolvedRequest Resolve(ModelRequest request, EquatableArray<string> paths)
+    /// <summary>The metadata a <c>&lt;BbcuModel&gt;</c> item gives its JSON's AdditionalFiles item (see the package's build targets).</summary>
+    public const string WeightsMetadata = "build_metadata.AdditionalFiles.BbcuWeights";
+
+    /// <summary>The hash MSBuild computed of those weights ("missing" when the file does not exist).</summary>
+    public const string WeightsHashMetadata = "build_metadata.AdditionalFiles.BbcuWeightsHash";
+
+    /// <summary>One AdditionalFiles item's path, with the weights of its <c>&lt;BbcuModel&gt;</c> item if it is one.</summary>
+    public static ProjectFile Describe(AdditionalText file, AnalyzerConfigOptionsProvider options)
+    {
+        AnalyzerConfigOptions o = options.GetOptions(file);
+        if (o.TryGetValue(WeightsMetadata, out string? weights) && weights.Trim().Length > 0)
+            return new ProjectFile(file.Path, weights.Trim(), o.TryGetValue(WeightsHashMetadata, out string? hash) ? hash : "");
+        return new ProjectFile(file.Path);
+    }
+
+    /// <summary>Resolves the request's model and weights paths against the project's AdditionalFiles (and their <c>&lt;BbcuModel&gt;</c> weights).</summary>
+    public static ResolvedRequest Resolve(ModelRequest request, EquatableArray<ProjectFile> files)
     {
         var diagnostics = new DiagnosticBag();
         // A request whose attribute or class is wrong reports that alone.
         if (request.Diagnostics.Any(d => BbcuDiagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
             return new ResolvedRequest(request, null, null, default);
-        List<string> modelMatches = Matches(request.ModelPath, paths), weightsMatches = Matches(request.WeightsPath, paths);
+        var paths = new EquatableArray<string>(files.Select(f => f.Path).ToArray());
+        // The weights of <BbcuModel> items can be named too (the two-argument form), by the same suffix rule.
+        var itemWeights = new Dictionary<string, ProjectFile>(StringComparer.Ordinal);
+        foreach (ProjectFile f in files)
+            if (f.Weights is not null && !itemWeights.ContainsKey(f.Weights))
+                itemWeights.Add(f.Weights, f);
+        var weightsCandidates = new EquatableArray<string>(paths.Concat(itemWeights.Keys.Where(w => !paths.Contains(w))).ToArray());
+
+        List<string> modelMatches = Matches(request.ModelPath, paths);
+        List<string> weightsMatches = request.DefaultWeights ? new List<string>() : Matches(request.WeightsPath, weightsCandidates);
         string? model = Pick(request.ModelPath, modelMatches, paths, weightsMatches, request, BbcuDiagnostics.ModelFileNotFound, SiteAnchor.ModelArgument, diagnostics);
-        string? weights = Pick(request.WeightsPath, weightsMatches, paths, modelMatches, request, BbcuDiagnostics.WeightsFileNotFound, SiteAnchor.WeightsArgument, diagnostics);
+        string? weights;
+        if (!request.DefaultWeights)
+            weights = Pick(request.WeightsPath, weightsMatches, weightsCandidates, modelMatches, request, BbcuDiagnostics.WeightsFileNotFound, SiteAnchor.WeightsArgument, diagnostics);
+        else if (model is null)
+            weights = null; // BBCU001 says it all
+        else if (files.First(f => f.Path == model) is { Weights: string own } item)
+            return new ResolvedRequest(request, model, own, new EquatableArray<DiagnosticInfo>(diagnostics.Items.ToArray()), item.WeightsHash ?? "", item.Path);
+        else
+        {
+            // [BbcuModel("m.json")] on a plain AdditionalFiles item: the weights are the item beside it.
+            string sibling = ModelRequest.DefaultWeightsName(model);
+            weights = paths.FirstOrDefault(p => Normalize(p) == Normalize(sibling));
+            if (weights is null)
+                diagnostics.Add(BbcuDiagnostics.WeightsFileNotFound, SiteAnchor.Attribute, request.WeightsName, request.FullName,
+                    $"[BbcuModel] with one argument takes the weights of the model's <BbcuModel> item, and '{Tail(Normalize(model))}' is a plain AdditionalFiles item "
+                    + $"with no '{FileName(Normalize(sibling))}' item beside it: turn its <AdditionalFiles Include=\"…\" /> line into <BbcuModel Include=\"…\" /> "
+                    + "(the weights then default to the same folder and stem), or name the weights file as the attribute's second argument");
+        }
+        if (weights is not null && !paths.Contains(weights) && itemWeights.TryGetValue(weights, out ProjectFile? owner))
+            return new ResolvedRequest(request, model, weights, new EquatableArray<DiagnosticInfo>(diagnostics.Items.ToArray()), owner.WeightsHash ?? "", owner.Path);
         return new ResolvedRequest(request, model, weights, new EquatableArray<DiagnosticInfo>(diagnostics.Items.ToArray()));
     }
 
-    /// <summary>Every file some model reads, sorted (the filter of the read step).</summary>
+    /// <summary>Every file some model reads, sorted (the filter of the read steps).</summary>
     public static EquatableArray<WantedFile> Wanted(IEnumerable<ResolvedRequest> requests)
     {
         var set = new SortedSet<WantedFile>();
         foreach (ResolvedRequest r in requests)
         {
             if (r.ModelFile is not null) set.Add(new WantedFile(r.ModelFile, ModelFileKind.Model));
-            if (r.WeightsFile is not null) set.Add(new WantedFile(r.WeightsFile, ModelFileKind.Weights));
+            if (r.WeightsFile is not null) set.Add(new WantedFile(r.WeightsFile, ModelFileKind.Weights, r.WeightsHash));
         }
         return new EquatableArray<WantedFile>(set.ToArray());
     }
 
-    /// <summary>Reads <paramref name="file"/> if some model wants it (once per way it is wanted).</summary>
+    /// <summary>Reads <paramref name="file"/> if some model wants it as an AdditionalFiles item (once per way it is wanted).</summary>
     public static IEnumerable<FileContent> ReadIfWanted(AdditionalText file, EquatableArray<WantedFile> wanted, CancellationToken ct)
     {
         foreach (WantedFile w in wanted)
-            if (w.Path == file.Path)
-                yield return Read(file, w.Kind, ct);
+            if (w.Path == file.Path && w.Hash is null)
+                yield return Read(() => ReadCore(file, w.Kind, ct), file.Path, w.Kind);
     }
 
-    private static FileContent Read(AdditionalText file, ModelFileKind kind, CancellationToken ct)
+    /// <summary>The wanted weights of <c>&lt;BbcuModel&gt;</c> items, which are read from disk (each again only when its hash changes).</summary>
+    public static IEnumerable<WantedFile> ItemWeights(EquatableArray<WantedFile> wanted) => wanted.Where(w => w.Hash is not null);
+
+    /// <summary>Reads the weights of a <c>&lt;BbcuModel&gt;</c> item from disk.</summary>
+    public static FileContent ReadItemWeights(WantedFile file, CancellationToken ct) =>
+        Read(() => ReadWeights(file.Path), file.Path, file.Kind);
+
+    private static FileContent Read(Func<FileContent> read, string path, ModelFileKind kind)
     {
         try
         {
-            return ReadCore(file, kind, ct);
+            return read();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Never into the compiler: the compile step reports it as BBCU099 at the attribute.
-            return new FileContent(file.Path, kind, null, null, null, $"{e.GetType().Name}: {e.Message}");
+            return new FileContent(path, kind, null, null, null, $"{e.GetType().Name}: {e.Message}");
         }
     }
 
@@ -70,23 +121,31 @@ internal static class ModelFiles
         SourceText? text = kind == ModelFileKind.Model ? file.GetText(ct) : null;
         if (text is not null)
             return new FileContent(file.Path, kind, text.ToString(), null, null, null);
-#pragma warning disable RS1035 // File IO: only to tell a missing file from an unreadable one (see WeightsFile).
-        if (!System.IO.File.Exists(file.Path))
-            return new FileContent(file.Path, kind, null, null, "there is no such file", null) { Missing = true };
-#pragma warning restore RS1035
         if (kind == ModelFileKind.Model)
-            return new FileContent(file.Path, kind, null, null, "its text cannot be read", null);
+            return WeightsFile.Exists(file.Path)
+                ? new FileContent(file.Path, kind, null, null, "its text cannot be read", null)
+                : Missing(file.Path, kind);
+        return ReadWeights(file.Path);
+    }
+
+    private static FileContent Missing(string path, ModelFileKind kind) =>
+        new(path, kind, null, null, "there is no such file", null) { Missing = true };
+
+    private static FileContent ReadWeights(string path)
+    {
+        if (!WeightsFile.Exists(path))
+            return Missing(path, ModelFileKind.Weights);
         try
         {
-            return new FileContent(file.Path, kind, null, WeightsFile.ReadAllBytes(file), null, null);
+            return new FileContent(path, ModelFileKind.Weights, null, WeightsFile.ReadAllBytes(path), null, null);
         }
         catch (SafetensorsException e)
         {
-            return new FileContent(file.Path, kind, null, null, e.Message, null);
+            return new FileContent(path, ModelFileKind.Weights, null, null, e.Message, null);
         }
         catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
         {
-            return new FileContent(file.Path, kind, null, null, "it cannot be read: " + e.Message, null);
+            return new FileContent(path, ModelFileKind.Weights, null, null, "it cannot be read: " + e.Message, null);
         }
     }
 
@@ -99,7 +158,7 @@ internal static class ModelFiles
             if (c.Kind == ModelFileKind.Model && c.Path == resolved.ModelFile) model = c;
             if (c.Kind == ModelFileKind.Weights && c.Path == resolved.WeightsFile) weights = c;
         }
-        return new ModelInputs(resolved.Request, model, weights, resolved.Diagnostics);
+        return new ModelInputs(resolved.Request, model, weights, resolved.Diagnostics, resolved.WeightsItem);
     }
 
     /// <summary>The paths that end with <paramref name="suffix"/> on a path-segment boundary.</summary>
@@ -132,7 +191,7 @@ internal static class ModelFiles
             diagnostics.Add(BbcuDiagnostics.AmbiguousFile, anchor, suffix, request.FullName, string.Join(", ", matches.OrderBy(p => p, StringComparer.Ordinal)));
             return null;
         }
-        diagnostics.Add(notFound, anchor, suffix, request.FullName, Hint(suffix, paths, otherMatches));
+        diagnostics.Add(notFound, anchor, suffix, request.FullName, Hint(suffix, paths, otherMatches, notFound == BbcuDiagnostics.ModelFileNotFound));
         return null;
     }
 
@@ -140,7 +199,7 @@ internal static class ModelFiles
     /// How to fix a name that matches no AdditionalFiles item: the items whose file name is the same or
     /// nearly so ("did you mean …"), else where the model's other file is, else the plain Include line.
     /// </summary>
-    internal static string Hint(string suffix, EquatableArray<string> paths, List<string> otherMatches)
+    internal static string Hint(string suffix, EquatableArray<string> paths, List<string> otherMatches, bool model)
     {
         string wanted = Wanted(suffix);
         string name = FileName(wanted);
@@ -161,10 +220,15 @@ internal static class ModelFiles
         {
             string folder = Normalize(otherMatches[0]);
             folder = folder.Substring(0, Math.Max(0, folder.LastIndexOf('/')));
-            return $"add <AdditionalFiles Include=\"{suffix}\" /> to the project file, with the file's path relative to the project (the model's other file is the item '{Tail(Normalize(otherMatches[0]))}' in '{folder}')";
+            // The weights are a plain AdditionalFiles item already: so is the model, then.
+            return $"add {Item(suffix, model: false)} to the project file, with the file's path relative to the project (the model's other file is the item '{Tail(Normalize(otherMatches[0]))}' in '{folder}')";
         }
-        return $"add <AdditionalFiles Include=\"{suffix}\" /> to the project file, with the file's path relative to the project";
+        return $"add {Item(suffix, model)} to the project file, with the file's path relative to the project";
     }
+
+    /// <summary>The project-file line that adds the file: a model registers with its weights; weights alone are an AdditionalFiles item.</summary>
+    private static string Item(string suffix, bool model) =>
+        model ? $"<BbcuModel Include=\"{suffix}\" /> (which also brings its weights, same folder and stem)" : $"<AdditionalFiles Include=\"{suffix}\" />";
 
     private static string FileName(string path) => path.Substring(path.LastIndexOf('/') + 1);
 

@@ -26,6 +26,20 @@ internal sealed record ModelRequest(
 {
     public string FullName => Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName;
 
+    /// <summary>The attribute names the model alone (its weights: its item's, or the same folder and stem).</summary>
+    public bool DefaultWeights => WeightsPath.Length == 0;
+
+    /// <summary>The weights' file name as the attribute names it, or the default (the model's stem, <c>.safetensors</c>).</summary>
+    public string WeightsName => DefaultWeights ? DefaultWeightsName(ModelPath) : WeightsPath;
+
+    /// <summary>The model's weights by default: the same folder and stem, with <c>.safetensors</c>.</summary>
+    public static string DefaultWeightsName(string modelPath)
+    {
+        string p = modelPath.Replace('\\', '/');
+        int slash = p.LastIndexOf('/'), dot = p.LastIndexOf('.');
+        return (dot > slash ? p.Substring(0, dot) : p) + ".safetensors";
+    }
+
     public string HintName => FullName.Replace('<', '_').Replace('>', '_') + ".Bbcu.g.cs";
 
     /// <summary>The file of the model's constants (<see cref="HintName"/> holds its code).</summary>
@@ -35,16 +49,35 @@ internal sealed record ModelRequest(
 /// <summary>The request and the C# positions of its class, as the attribute step produces them.</summary>
 internal sealed record AttributedModel(ModelRequest Request, ModelSite Site);
 
-/// <summary>Which of the project's AdditionalFiles hold a request's model and weights (null: not found).</summary>
-internal sealed record ResolvedRequest(ModelRequest Request, string? ModelFile, string? WeightsFile, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>
+/// One AdditionalFiles item, by path. For the JSON of a <c>&lt;BbcuModel&gt;</c> item (MSBuild, see the
+/// package's build targets) also its weights file's full path and the hash MSBuild computed of it
+/// ("missing" when there is no such file): the weights are not an AdditionalFiles item (so no analyzer
+/// can read them as text, CS2015), and the hash is what re-reads them when they change.
+/// </summary>
+internal sealed record ProjectFile(string Path, string? Weights = null, string? WeightsHash = null);
+
+/// <summary>
+/// Which files hold a request's model and weights (null: not found). <see cref="WeightsHash"/> is set when
+/// the weights are those of a <c>&lt;BbcuModel&gt;</c> item, read from disk by path rather than as an
+/// AdditionalFiles item; <see cref="WeightsItem"/> is then that item's JSON path.
+/// </summary>
+internal sealed record ResolvedRequest(ModelRequest Request, string? ModelFile, string? WeightsFile, EquatableArray<DiagnosticInfo> Diagnostics,
+    string? WeightsHash = null, string? WeightsItem = null);
 
 internal enum ModelFileKind { Model, Weights }
 
-/// <summary>An AdditionalFiles item that some model reads, and how it reads it.</summary>
-internal sealed record WantedFile(string Path, ModelFileKind Kind) : IComparable<WantedFile>
+/// <summary>
+/// A file that some model reads, and how it reads it: an AdditionalFiles item, or (with <see cref="Hash"/>
+/// set) the weights of a <c>&lt;BbcuModel&gt;</c> item, read from disk whenever the hash changes.
+/// </summary>
+internal sealed record WantedFile(string Path, ModelFileKind Kind, string? Hash = null) : IComparable<WantedFile>
 {
     public int CompareTo(WantedFile? other) =>
-        other is null ? 1 : string.CompareOrdinal(Path, other.Path) is int c && c != 0 ? c : Kind.CompareTo(other.Kind);
+        other is null ? 1
+        : string.CompareOrdinal(Path, other.Path) is int c && c != 0 ? c
+        : Kind != other.Kind ? Kind.CompareTo(other.Kind)
+        : string.CompareOrdinal(Hash, other.Hash);
 }
 
 /// <summary>
@@ -86,8 +119,12 @@ internal sealed class FileContent : IEquatable<FileContent>
     public override int GetHashCode() => unchecked(StringComparer.Ordinal.GetHashCode(Path) * 31 + (Text?.Length ?? Bytes?.Length ?? -1));
 }
 
-/// <summary>Everything one model compiles from: its request and its two files' contents.</summary>
-internal sealed record ModelInputs(ModelRequest Request, FileContent? Model, FileContent? Weights, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>
+/// Everything one model compiles from: its request and its two files' contents. <see cref="WeightsItem"/>:
+/// the JSON path of the <c>&lt;BbcuModel&gt;</c> item whose weights these are, or null for an AdditionalFiles item.
+/// </summary>
+internal sealed record ModelInputs(ModelRequest Request, FileContent? Model, FileContent? Weights, EquatableArray<DiagnosticInfo> Diagnostics,
+    string? WeightsItem = null);
 
 /// <summary>
 /// The generator's result for one model: its code file, its data file (empty when the model did not

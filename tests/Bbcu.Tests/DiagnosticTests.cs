@@ -268,7 +268,7 @@ public sealed class DiagnosticTests
     /// <summary>The IDs this file triggers; the meta-tests compare it with <see cref="BbcuDiagnostics.All"/> and with the tests' text.</summary>
     private static readonly string[] CoveredIds =
     {
-        "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU006", "BBCU007", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
+        "BBCU001", "BBCU002", "BBCU003", "BBCU004", "BBCU005", "BBCU006", "BBCU007", "BBCU008", "BBCU010", "BBCU011", "BBCU012", "BBCU013", "BBCU014",
         "BBCU015", "BBCU016", "BBCU017", "BBCU018", "BBCU019", "BBCU020", "BBCU021", "BBCU022", "BBCU023", "BBCU024",
         "BBCU025", "BBCU030", "BBCU031", "BBCU032", "BBCU033", "BBCU099",
     };
@@ -539,8 +539,8 @@ public sealed class DiagnosticTests
 
     public static TheoryData<string, string, string> InvalidAttributeCases => new()
     {
-        { "[BbcuModel(\"\", \"model.safetensors\")]", "\"\"", "the model path is empty; name the model's .json AdditionalFiles item" },
-        { "[BbcuModel(\"model.json\", \"   \")]", "\"   \"", "the weights path is empty; name the model's .safetensors AdditionalFiles item" },
+        { "[BbcuModel(\"\", \"model.safetensors\")]", "\"\"", "the model path is empty; name the model's .json file (its <BbcuModel> or AdditionalFiles item)" },
+        { "[BbcuModel(\"model.json\", \"   \")]", "\"   \"", "the weights path is empty; name the model's .safetensors file, or leave the argument out" },
         { "[BbcuModel(null, \"model.safetensors\")]", "null", "the model path is empty" },
     };
 
@@ -558,17 +558,121 @@ public sealed class DiagnosticTests
     [Fact]
     public void WrongAttributeArity_BBCU005()
     {
-        // The C# compiler reports CS7036 as well; the generator must not crash and must say what it wants.
+        // The C# compiler reports CS1729 as well; the generator must not crash and must say what it wants.
         const string source = """
             using Bbcu;
             namespace TestModels;
-            [BbcuModel("model.json")]
+            [BbcuModel("model.json", "model.safetensors", "extra")]
             public static partial class Model { }
             """;
         GeneratorResult r = Run(TinyJson, TinyWeights(), source);
-        Diagnostic d = AssertDiagnostic(r, "BBCU005", DiagnosticSeverity.Error, "[BbcuModel] on 'Model'", "it takes two arguments: the model .json and the weights .safetensors");
+        Diagnostic d = AssertDiagnostic(r, "BBCU005", DiagnosticSeverity.Error, "[BbcuModel] on 'Model'", "it takes the model .json and, optionally, the weights .safetensors");
         AssertErrors(r, "BBCU005");
-        AssertAt(d, source, "BbcuModel(\"model.json\")", "BbcuModel(\"model.json\")", fileName: "Model.cs");
+        AssertAt(d, source, "BbcuModel(\"model.json\", \"model.safetensors\", \"extra\")", "BbcuModel(\"model.json\", \"model.safetensors\", \"extra\")", fileName: "Model.cs");
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // The one-argument attribute and <BbcuModel> items (BBCU002, BBCU008)
+    // ------------------------------------------------------------------------------------------------------------
+
+    private const string OneArgument = """
+        using Bbcu;
+        namespace TestModels;
+        [BbcuModel("denoise.json")]
+        public static partial class Model { }
+        """;
+
+    /// <summary>A model folder with denoise.json and (optionally) its weights under another name.</summary>
+    private static string ModelFolder(string weightsName = "denoise.safetensors")
+    {
+        string dir = Repo.TempFolder("diag");
+        Directory.CreateDirectory(Path.Combine(dir, "models"));
+        File.WriteAllText(Path.Combine(dir, "models", "denoise.json"), TinyJson);
+        File.WriteAllBytes(Path.Combine(dir, "models", weightsName), TinyWeights());
+        return dir;
+    }
+
+    private static GeneratorResult RunItems(string source, AdditionalText[] files, ItemMetadata? metadata = null) =>
+        Check(GeneratorHarness.Run(GeneratorHarness.CreateCompilation(source), GeneratorHarness.CreateDriver(files, metadata: metadata)));
+
+    /// <summary>
+    /// <c>&lt;BbcuModel Include="models/denoise.json" /&gt;</c>: only the JSON is an AdditionalFiles item; the
+    /// weights come from its metadata, and both attribute forms name them.
+    /// </summary>
+    [Theory]
+    [InlineData("[BbcuModel(\"denoise.json\")]")]
+    [InlineData("[BbcuModel(\"models/denoise.json\", \"denoise.safetensors\")]")]
+    public void ABbcuModelItemsWeightsNeedNoAdditionalFilesItem(string attribute)
+    {
+        string dir = ModelFolder();
+        string json = Path.Combine(dir, "models", "denoise.json");
+        GeneratorResult r = RunItems(OneArgument.Replace("[BbcuModel(\"denoise.json\")]", attribute), new AdditionalText[] { new FileText(json) },
+            new ItemMetadata().Model(json, Path.Combine(dir, "models", "denoise.safetensors")));
+        Assert.Empty(r.GeneratorDiagnostics);
+        Assert.Contains("from denoise.json and denoise.safetensors.", r.GeneratedSource);
+        Assert.Empty(r.CompilationDiagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning));
+    }
+
+    /// <summary><c>Weights="…"</c> on the item: any file name; the header names the file actually read.</summary>
+    [Fact]
+    public void ABbcuModelItemsWeightsCanHaveAnotherName()
+    {
+        string dir = ModelFolder("trained-v2.safetensors");
+        string json = Path.Combine(dir, "models", "denoise.json");
+        GeneratorResult r = RunItems(OneArgument, new AdditionalText[] { new FileText(json) },
+            new ItemMetadata().Model(json, Path.Combine(dir, "models", "trained-v2.safetensors")));
+        Assert.Empty(r.GeneratorDiagnostics);
+        Assert.Contains("from denoise.json and trained-v2.safetensors.", r.GeneratedSource);
+    }
+
+    /// <summary>The one-argument form on a plain AdditionalFiles pair takes the weights item beside the JSON.</summary>
+    [Fact]
+    public void OneArgumentOnAPlainPairTakesTheWeightsBesideTheModel()
+    {
+        string dir = ModelFolder();
+        GeneratorResult r = RunItems(OneArgument, new AdditionalText[]
+        {
+            new FileText(Path.Combine(dir, "models", "denoise.json")), new FileText(Path.Combine(dir, "models", "denoise.safetensors")),
+        });
+        Assert.Empty(r.GeneratorDiagnostics);
+        Assert.Contains("from denoise.json and denoise.safetensors.", r.GeneratedSource);
+    }
+
+    /// <summary>The one-argument form on a plain JSON item with no weights item beside it says how to register the model.</summary>
+    [Fact]
+    public void OneArgumentWithoutWeights_BBCU002()
+    {
+        string dir = ModelFolder();
+        GeneratorResult r = RunItems(OneArgument, new AdditionalText[] { new FileText(Path.Combine(dir, "models", "denoise.json")) });
+        Diagnostic d = AssertDiagnostic(r, "BBCU002", DiagnosticSeverity.Error, "'denoise.safetensors'", "'TestModels.Model'",
+            "'models/denoise.json' is a plain AdditionalFiles item with no 'denoise.safetensors' item beside it",
+            "turn its <AdditionalFiles Include=\"…\" /> line into <BbcuModel Include=\"…\" />");
+        AssertErrors(r, "BBCU002");
+        AssertAt(d, OneArgument, "BbcuModel(\"denoise.json\")", "BbcuModel(\"denoise.json\")", fileName: "Model.cs");
+    }
+
+    /// <summary>A model that is no item at all: the message offers the &lt;BbcuModel&gt; line.</summary>
+    [Fact]
+    public void AMissingModelIsOfferedTheBbcuModelItem_BBCU001()
+    {
+        GeneratorResult r = RunItems(OneArgument, Array.Empty<AdditionalText>());
+        AssertDiagnostic(r, "BBCU001", DiagnosticSeverity.Error, "'denoise.json'",
+            "add <BbcuModel Include=\"denoise.json\" /> (which also brings its weights, same folder and stem) to the project file");
+        AssertErrors(r, "BBCU001"); // not a second error for the weights
+    }
+
+    /// <summary>The weights a &lt;BbcuModel&gt; item names are not on disk: said once, with the path looked at and the fix.</summary>
+    [Fact]
+    public void ABbcuModelItemsWeightsAreMissing_BBCU008()
+    {
+        string dir = ModelFolder("elsewhere.safetensors");
+        string json = Path.Combine(dir, "models", "denoise.json");
+        string wanted = Path.Combine(dir, "models", "denoise.safetensors");
+        GeneratorResult r = RunItems(OneArgument, new AdditionalText[] { new FileText(json) }, new ItemMetadata().Model(json, wanted));
+        Diagnostic d = AssertDiagnostic(r, "BBCU008", DiagnosticSeverity.Error, $"The weights file '{wanted}'", $"of the <BbcuModel> item '{json}'",
+            "(named by [BbcuModel] on 'TestModels.Model') does not exist", "set Weights=\"…\" on the item");
+        AssertErrors(r, "BBCU008");
+        AssertAt(d, OneArgument, "BbcuModel(\"denoise.json\")", "BbcuModel(\"denoise.json\")", fileName: "Model.cs");
     }
 
     // ------------------------------------------------------------------------------------------------------------

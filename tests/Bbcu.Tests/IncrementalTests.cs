@@ -185,6 +185,52 @@ public sealed class IncrementalTests
         Assert.NotEqual(before, dataOfA());
     }
 
+    /// <summary>
+    /// The weights of a <c>&lt;BbcuModel&gt;</c> item are no AdditionalFiles item: the hash MSBuild passes with
+    /// the JSON decides when they are read again. Same hash (a rebuild, re-created AdditionalTexts): nothing
+    /// is read or compiled again; new hash: that model alone re-generates, from the new bytes.
+    /// </summary>
+    [Fact]
+    public void ABbcuModelItemsWeightsAreReadAgainWhenTheirHashChanges()
+    {
+        Project p = Create("""
+            using Bbcu;
+            namespace TestModels;
+            [BbcuModel("a/model.json")]
+            public static partial class A { }
+            [BbcuModel("b/model.json", "b/model.safetensors")]
+            public static partial class B { }
+            """);
+        // A becomes <BbcuModel Include="a/model.json" />: its weights leave the AdditionalFiles.
+        AdditionalText weightsItem = p.Text("a/model.safetensors");
+        string json = p.Text("a/model.json").Path, weights = weightsItem.Path;
+        p.Texts.Remove(weightsItem);
+        p.Driver = p.Driver.RemoveAdditionalTexts(System.Collections.Immutable.ImmutableArray.Create(weightsItem))
+            .WithUpdatedAnalyzerConfigOptions(new ItemMetadata().Model(json, weights));
+        GeneratorRunResult first = p.Run();
+        Assert.Empty(first.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        Assert.Equal(4, first.GeneratedSources.Length);
+        string dataOfA() => p.Driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "TestModels.A.Bbcu.Data.g.cs").SourceText.ToString();
+        string before = dataOfA();
+
+        foreach (AdditionalText t in p.Texts.ToList())
+            p.Replace(t, new FileText(t.Path));
+        p.Driver = p.Driver.WithUpdatedAnalyzerConfigOptions(new ItemMetadata().Model(json, weights));
+        GeneratorRunResult same = p.Run();
+        AssertCached(same, BbcuGenerator.FileStep);
+        AssertModelsNotRecompiled(same);
+
+        var tensors = SafetensorsIo.Read(weights);
+        File.WriteAllBytes(weights, SafetensorsIo.Write(tensors.OrderBy(t => t.Key, StringComparer.Ordinal)
+            .Select(t => (t.Key, t.Value.Shape, t.Value.AsFloats().Select(v => v * 0.5f).ToArray()))));
+        p.Driver = p.Driver.WithUpdatedAnalyzerConfigOptions(new ItemMetadata().Model(json, weights));
+        GeneratorRunResult changed = p.Run();
+        var reasons = Reasons(changed, BbcuGenerator.CompileStep);
+        Assert.Equal(1, reasons.Count(r => r == IncrementalStepRunReason.Modified));   // A
+        Assert.Equal(1, reasons.Count(r => r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged)); // B
+        Assert.NotEqual(before, dataOfA());
+    }
+
     /// <summary>A changed model JSON re-generates too (here: a new model name, so the code file changes).</summary>
     [Fact]
     public void AChangedModelFileRegenerates()

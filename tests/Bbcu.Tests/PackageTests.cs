@@ -15,9 +15,11 @@ namespace Bbcu.Tests;
 /// What a user does with the NuGet package: `dotnet pack` the BbcuCompiler package into a local folder
 /// feed, `dotnet new console` a project in a temp folder, `dotnet add package BbcuCompiler` from that
 /// feed alone (a nuget.config that clears every other source, and a private NUGET_PACKAGES folder so
-/// no cached copy of the same version is used), add a model through AdditionalFiles, build, run, and
-/// compare with PyTorch. Also checks the package layout and that EmitCompilerGeneratedFiles shows the
-/// generated source. Filter: <c>dotnet test --filter Category=ConsumerBuild</c>.
+/// no cached copy of the same version is used), register a model with one <c>&lt;BbcuModel&gt;</c> item and
+/// the one-argument attribute next to an analyzer that reads every AdditionalFiles item as text, build
+/// with no warning, run, compare with PyTorch, edit the weights and rebuild. Also checks the package
+/// layout, its build targets and that EmitCompilerGeneratedFiles shows the generated source.
+/// Filter: <c>dotnet test --filter Category=ConsumerBuild</c>.
 /// </summary>
 [Trait("Category", "ConsumerBuild")]
 [Collection(ConsumerBuildTests.Collection)]
@@ -93,12 +95,19 @@ public sealed class PackageTests
         string csproj = Path.Combine(app, "App.csproj");
         string project = File.ReadAllText(csproj);
         Assert.Contains("<PackageReference Include=\"BbcuCompiler\"", project);
-        File.WriteAllText(csproj, project.Replace("</Project>", """
+        // One <BbcuModel> item (the weights default to models/denoise.safetensors) next to another analyzer
+        // that reads every AdditionalFiles item as text. ListWeights=true adds the weights as a plain
+        // AdditionalFiles item, which that analyzer must then trip on (CS2015): proof that it runs.
+        string textReader = TextReadingAnalyzer(dir);
+        File.WriteAllText(csproj, project.Replace("</Project>", $"""
               <PropertyGroup>
                 <EmitCompilerGeneratedFiles>true</EmitCompilerGeneratedFiles>
               </PropertyGroup>
               <ItemGroup>
-                <AdditionalFiles Include="models/denoise.json" />
+                <BbcuModel Include="models/denoise.json" />
+                <Analyzer Include="{textReader}" />
+              </ItemGroup>
+              <ItemGroup Condition="'$(ListWeights)' == 'true'">
                 <AdditionalFiles Include="models/denoise.safetensors" />
               </ItemGroup>
             </Project>
@@ -118,13 +127,19 @@ public sealed class PackageTests
             File.WriteAllBytes(args[3], MemoryMarshal.AsBytes(output.AsSpan()).ToArray());
             Console.WriteLine($"{Denoiser.ModelName}: {Denoiser.LayerCount} layers");
 
-            [Bbcu.BbcuModel("denoise.json", "denoise.safetensors")]
-            static partial class Denoiser { }
+            [Bbcu.BbcuModel("denoise.json")]
+            public static partial class Denoiser { }
             """);
 
-        // 3. Build: no warnings, and the generated source is on disk.
-        BuildResult build = Dotnet(app, "build", "-nologo", "-tl:off", "-v:minimal", "-p:UseSharedCompilation=false");
-        Assert.Matches(@"(?m)^\s*0 Warning\(s\)", build.Output);
+        // 3. Build: no warnings, and the generated source is on disk. (First the control: with the weights
+        //    as an AdditionalFiles item the text-reading analyzer fails the build.)
+        string[] build = { "build", "-nologo", "-tl:off", "-v:minimal", "-p:UseSharedCompilation=false" };
+        BuildResult control = DotnetCli.Run(app, TimeoutMs, env, build.Append("-p:ListWeights=true").ToArray());
+        Assert.True(control.ExitCode != 0 && control.Output.Contains("error CS2015", StringComparison.Ordinal),
+            $"the text-reading analyzer did not run (no CS2015 with the weights as an AdditionalFiles item):\n{control.Output}");
+        BuildResult built = Dotnet(app, build);
+        Assert.Matches(@"(?m)^\s*0 Warning\(s\)", built.Output);
+        Assert.DoesNotContain("CS2015", built.Output);
         string generated = Path.Combine(app, "obj", "Debug", "net10.0", "generated", "Bbcu.Generator", "Bbcu.Generator.BbcuGenerator");
         Assert.True(Directory.Exists(generated), $"EmitCompilerGeneratedFiles did not write {generated}");
         string[] sources = Directory.GetFiles(generated, "*.g.cs");
@@ -148,12 +163,68 @@ public sealed class PackageTests
         int w = shape[3], h = shape[2];
         string inPath = Path.Combine(dir, "input.f32"), outPath = Path.Combine(dir, "output.f32");
         File.WriteAllBytes(inPath, MemoryMarshal.AsBytes(io["input"].AsFloats().AsSpan()).ToArray());
-        BuildResult run = Dotnet(app, Path.Combine(app, "bin", "Debug", "net10.0", "App.dll"), inPath, w.ToString(), h.ToString(), outPath);
-        _out.WriteLine(run.Output.Trim());
-        float[] got = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(outPath)).ToArray();
+        float[] RunApp()
+        {
+            BuildResult run = Dotnet(app, Path.Combine(app, "bin", "Debug", "net10.0", "App.dll"), inPath, w.ToString(), h.ToString(), outPath);
+            _out.WriteLine(run.Output.Trim());
+            return MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(outPath)).ToArray();
+        }
+        float[] got = RunApp();
         double diff = Metrics.MaxAbsDiff(got, io["output"].AsFloats());
         _out.WriteLine($"package consumer vs PyTorch: max |diff| = {diff:E3}");
         Assert.True(diff <= 1e-5, $"the package consumer's output differs from PyTorch by {diff:E3}");
+
+        // 5. Edit the weights (no AdditionalFiles item) and rebuild incrementally: the output changes.
+        string weightsPath = Path.Combine(app, "models", "denoise.safetensors");
+        var tensors = SafetensorsIo.Read(weightsPath);
+        File.WriteAllBytes(weightsPath, SafetensorsIo.Write(tensors.OrderBy(t => t.Key, StringComparer.Ordinal)
+            .Select(t => (t.Key, t.Value.Shape, t.Value.AsFloats().Select(v => v * 0.5f).ToArray()))));
+        Assert.Matches(@"(?m)^\s*0 Warning\(s\)", Dotnet(app, build).Output);
+        float[] edited = RunApp();
+        Assert.True(Metrics.MaxAbsDiff(edited, got) > 1e-3, "editing the weights and rebuilding did not change the output");
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>
+    /// Another analyzer a project may well have: it reads every AdditionalFiles item as text (and warns
+    /// when one has none). Compiled here against the test's own Roslyn, as a file the app references.
+    /// </summary>
+    private static string TextReadingAnalyzer(string dir)
+    {
+        const string source = """
+            using System.Collections.Immutable;
+            using Microsoft.CodeAnalysis;
+            using Microsoft.CodeAnalysis.Diagnostics;
+
+            [DiagnosticAnalyzer(LanguageNames.CSharp)]
+            public sealed class ReadsEveryAdditionalFile : DiagnosticAnalyzer
+            {
+                private static readonly DiagnosticDescriptor NoText = new("TXT001", "No text", "'{0}' has no text", "Test",
+                    DiagnosticSeverity.Warning, isEnabledByDefault: true, customTags: WellKnownDiagnosticTags.CompilationEnd);
+
+                public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => ImmutableArray.Create(NoText);
+
+                public override void Initialize(AnalysisContext context)
+                {
+                    context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+                    context.EnableConcurrentExecution();
+                    context.RegisterCompilationAction(c =>
+                    {
+                        foreach (AdditionalText file in c.Options.AdditionalFiles)
+                            if (file.GetText(c.CancellationToken) is null)
+                                c.ReportDiagnostic(Diagnostic.Create(NoText, Location.None, file.Path));
+                    });
+                }
+            }
+            """;
+        string path = Path.Combine(Directory.CreateDirectory(Path.Combine(dir, "analyzer")).FullName, "TextReader.dll");
+        var compilation = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create("TextReader",
+            new[] { Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText(source) },
+            GeneratorHarness.CreateCompilation().References,
+            new Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions(Microsoft.CodeAnalysis.OutputKind.DynamicallyLinkedLibrary));
+        Microsoft.CodeAnalysis.Emit.EmitResult emitted;
+        using (FileStream file = File.Create(path)) emitted = compilation.Emit(file);
+        Assert.True(emitted.Success, "the text-reading analyzer did not compile:\n" + string.Join("\n", emitted.Diagnostics));
+        return path;
     }
 }

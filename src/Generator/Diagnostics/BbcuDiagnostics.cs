@@ -29,6 +29,9 @@ internal static class BbcuDiagnostics
     public static readonly DiagnosticDescriptor FileMissingOnDisk = Error("BBCU007", "AdditionalFiles item missing on disk",
         "'{0}' named by [BbcuModel] on '{1}' is the AdditionalFiles item '{2}', but {3}; fix the path in the project file or put the file there");
 
+    public static readonly DiagnosticDescriptor ItemWeightsMissing = Error("BBCU008", "Weights of a <BbcuModel> item not found",
+        "The weights file '{0}' of the <BbcuModel> item '{1}' (named by [BbcuModel] on '{2}') does not exist; {3}");
+
     public static readonly DiagnosticDescriptor MalformedJson = Error("BBCU010", "Malformed model JSON",
         "{0}: malformed JSON at line {1}, column {2}: {3}");
 
@@ -103,7 +106,7 @@ internal static class BbcuDiagnostics
     /// <summary>Every descriptor (tests check there is one test per descriptor).</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All => new[]
     {
-        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, LanguageVersionTooOld, FileMissingOnDisk, MalformedJson, InvalidModel,
+        ModelFileNotFound, WeightsFileNotFound, AmbiguousFile, ClassShape, InvalidAttribute, LanguageVersionTooOld, FileMissingOnDisk, ItemWeightsMissing, MalformedJson, InvalidModel,
         UnknownOp, TensorMissing, TensorUnused, TensorShape, TensorDtype, ChannelMismatch, UndefinedValue, DuplicateValue,
         Cycle, UnusedValue, Unsupported, NonFiniteWeight, MalformedWeights, SizeMismatch, SignZeroInput, ZeroWeights, CostReport, Truncated, InternalError,
     };

@@ -55,7 +55,7 @@ internal sealed class FuzzHarness : IDisposable
             try
             {
                 // The generator's per-model steps, in its order: resolve, read the wanted files, compile.
-                ResolvedRequest resolved = Bbcu.Generator.ModelFiles.Resolve(Request, new EquatableArray<string>(files.Select(f => f.Path).ToArray()));
+                ResolvedRequest resolved = Bbcu.Generator.ModelFiles.Resolve(Request, new EquatableArray<ProjectFile>(files.Select(f => new ProjectFile(f.Path)).ToArray()));
                 EquatableArray<WantedFile> wanted = Bbcu.Generator.ModelFiles.Wanted(new[] { resolved });
                 FileContent[] contents = files.SelectMany(f => Bbcu.Generator.ModelFiles.ReadIfWanted(f, wanted, CancellationToken.None)).ToArray();
                 result = ModelCompiler.Compile(Bbcu.Generator.ModelFiles.Inputs(resolved, contents), CancellationToken.None);

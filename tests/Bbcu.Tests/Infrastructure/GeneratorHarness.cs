@@ -28,6 +28,44 @@ public sealed class FileText : AdditionalText
         SourceText.From(File.ReadAllText(Path), Encoding.UTF8);
 }
 
+/// <summary>
+/// Per-file MSBuild metadata as the compiler hands it to analyzers (<c>build_metadata.AdditionalFiles.*</c>
+/// keys): here the <c>BbcuWeights</c> and <c>BbcuWeightsHash</c> that a <c>&lt;BbcuModel&gt;</c> item gives its JSON.
+/// </summary>
+public sealed class ItemMetadata : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider
+{
+    private readonly Dictionary<string, Dictionary<string, string>> _byPath = new(StringComparer.Ordinal);
+
+    /// <summary>Registers <paramref name="json"/> as a <c>&lt;BbcuModel&gt;</c> item with these weights (hash: the file's SHA-256, or "missing").</summary>
+    public ItemMetadata Model(string json, string weights, string? hash = null)
+    {
+        hash ??= File.Exists(weights) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(weights))) : "missing";
+        _byPath[json] = new Dictionary<string, string>
+        {
+            ["build_metadata.AdditionalFiles.BbcuWeights"] = weights,
+            ["build_metadata.AdditionalFiles.BbcuWeightsHash"] = hash,
+        };
+        return this;
+    }
+
+    public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GlobalOptions => Options.Empty;
+
+    public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(SyntaxTree tree) => Options.Empty;
+
+    public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(AdditionalText textFile) =>
+        _byPath.TryGetValue(textFile.Path, out var values) ? new Options(values) : Options.Empty;
+
+    private sealed class Options : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions
+    {
+        public static readonly Options Empty = new(new Dictionary<string, string>());
+        private readonly Dictionary<string, string> _values;
+
+        public Options(Dictionary<string, string> values) => _values = values;
+
+        public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) => _values.TryGetValue(key, out value);
+    }
+}
+
 public sealed class GeneratorResult
 {
     public required CSharpCompilation Compilation { get; init; }
@@ -100,10 +138,11 @@ public static class GeneratorHarness
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable,
                 optimizationLevel: OptimizationLevel.Release, deterministic: true));
 
-    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> files, LanguageVersion language = LanguageVersion.Latest) =>
+    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> files, LanguageVersion language = LanguageVersion.Latest, ItemMetadata? metadata = null) =>
         CSharpGeneratorDriver.Create(new[] { new BbcuGenerator().AsSourceGenerator() },
             additionalTexts: files,
             parseOptions: new CSharpParseOptions(language),
+            optionsProvider: metadata,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     public static GeneratorResult Run(CSharpCompilation compilation, GeneratorDriver driver)
