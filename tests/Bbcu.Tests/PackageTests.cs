@@ -104,7 +104,7 @@ public sealed class PackageTests
                 <EmitCompilerGeneratedFiles>true</EmitCompilerGeneratedFiles>
               </PropertyGroup>
               <ItemGroup>
-                <BbcuModel Include="models/denoise.json" />
+                <BbcuModel Include="models/denoise.json" Weights="$(DenoiseWeights)" />
                 <Analyzer Include="{textReader}" />
               </ItemGroup>
               <ItemGroup Condition="'$(ListWeights)' == 'true'">
@@ -182,6 +182,15 @@ public sealed class PackageTests
         Assert.Matches(@"(?m)^\s*0 Warning\(s\)", Dotnet(app, build).Output);
         float[] edited = RunApp();
         Assert.True(Metrics.MaxAbsDiff(edited, got) > 1e-3, "editing the weights and rebuilding did not change the output");
+
+        // 6. Weights="…" (relative to the project) names another file; a missing one is BBCU008 with the path.
+        Directory.CreateDirectory(Path.Combine(app, "weights"));
+        File.Copy(Repo.Path("tests", "fixtures", fixture, "model.safetensors"), Path.Combine(app, "weights", "v2.safetensors"));
+        Assert.Matches(@"(?m)^\s*0 Warning\(s\)", Dotnet(app, build.Append("-p:DenoiseWeights=weights/v2.safetensors").ToArray()).Output);
+        Assert.True(Metrics.MaxAbsDiff(RunApp(), got) == 0, "Weights=\"weights/v2.safetensors\" (the original weights) did not give the original output");
+        BuildResult missing = DotnetCli.Run(app, TimeoutMs, env, build.Append("-p:DenoiseWeights=weights/v3.safetensors").ToArray());
+        Assert.True(missing.ExitCode != 0, "a <BbcuModel> item whose weights are missing built");
+        Assert.Contains("error BBCU008: The weights file '" + Path.Combine(app, "weights", "v3.safetensors") + "'", missing.Output);
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
