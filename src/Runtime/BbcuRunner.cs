@@ -55,11 +55,31 @@ public static class BbcuRunner
         return new BbcuWorkspace(width, height, pixels * TModel.FloatsPerPixel, pixels * TModel.WordsPerPixel, pixels * TModel.KindsPerPixel);
     }
 
-    /// <summary>Runs the model with a workspace of its own (allocated for this call).</summary>
+    /// <summary>
+    /// Runs the model with a workspace of its own, allocated for this call and at most
+    /// <see cref="BbcuWorkspace.DefaultMaxBytes"/>: an image that needs more runs in tiles (the same bits).
+    /// </summary>
     public static void Run<TModel>(ReadOnlySpan<float> input, int width, int height, Span<float> output) where TModel : IBbcuModel
     {
         CheckRun<TModel>(input, width, height, output);
-        Run<TModel>(input, width, height, output, CreateWorkspace<TModel>(width, height), CancellationToken.None);
+        Run<TModel>(input, width, height, output, CreateWorkspaceWithin<TModel>(width, height, BbcuWorkspace.DefaultMaxBytes), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// A workspace for a <paramref name="width"/> × <paramref name="height"/> image of at most
+    /// <paramref name="maxBytes"/>: the whole image if it fits, else the largest near-square tile that does
+    /// (never smaller than the halo allows, 2·halo + 1 on a side, even if that alone exceeds the limit).
+    /// </summary>
+    internal static BbcuWorkspace CreateWorkspaceWithin<TModel>(int width, int height, long maxBytes) where TModel : IBbcuModel
+    {
+        long perPixel = WorkspaceBytes<TModel>(1, 1);
+        if (WorkspaceBytes<TModel>(width, height) <= maxBytes)
+            return CreateWorkspace<TModel>(width, height);
+        long budget = Math.Max(1, maxBytes / Math.Max(1, perPixel));
+        int least = 2 * TModel.Halo + 1;
+        int tileWidth = (int)Math.Clamp((long)Math.Sqrt(budget), least, Math.Max(width, least));
+        int tileHeight = (int)Math.Clamp(budget / tileWidth, least, Math.Max(height, least));
+        return CreateWorkspace<TModel>(tileWidth, tileHeight);
     }
 
     /// <summary>

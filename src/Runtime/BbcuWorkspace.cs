@@ -17,6 +17,15 @@ namespace Bbcu;
 /// </remarks>
 public sealed class BbcuWorkspace
 {
+    /// <summary>
+    /// The most a model's <c>Run(input, width, height, output)</c> (the overload without a workspace)
+    /// allocates for its workspace: 64 MiB. An image whose workspace would need more (the model's
+    /// <c>WorkspaceBytes(width, height)</c>) runs in tiles of a workspace within this limit, bit-identical
+    /// to one pass; only a model whose smallest tile, 2·<c>Halo</c> + 1 pixels on a side, needs more than
+    /// this on its own takes that tile's size instead. Pass a workspace of your own to choose another size.
+    /// </summary>
+    public const long DefaultMaxBytes = 64L << 20;
+
     private readonly float[] _floats;
     private readonly ulong[] _bits;
     private readonly byte[] _kinds;

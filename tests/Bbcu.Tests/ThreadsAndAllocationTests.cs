@@ -161,4 +161,27 @@ public sealed class ThreadsAndAllocationTests
         _out.WriteLine($"workspace {workspace} B; allocated per call {string.Join(", ", windows)} B");
         Assert.All(windows, a => Assert.True(a >= workspace && a <= workspace + 256, $"allocated {a} B for a {workspace}-byte workspace"));
     }
+
+    /// <summary>
+    /// The plain <c>Run</c> on an image whose workspace would exceed <see cref="BbcuWorkspace.DefaultMaxBytes"/>
+    /// allocates at most that (plus headers) and runs in tiles, bit-identical to one pass with a whole-image workspace.
+    /// </summary>
+    [Fact]
+    public void RunWithoutAWorkspaceStaysWithinTheDefaultLimit()
+    {
+        var m = Compiled.Load("dncnn_c3_nc64_nb20");
+        RunDelegate run = GeneratorHarness.GetRun(m.Type);
+        long Bytes(int w, int h) => (long)m.Type.GetMethod("WorkspaceBytes")!.Invoke(null, new object[] { w, h })!;
+        int w = 160, h = 120;
+        while (Bytes(w, h) <= BbcuWorkspace.DefaultMaxBytes * 13 / 10) { w += 32; h += 24; }
+        float[] input = m.Input(w, h, 3), tiled = m.Output(w, h), whole = m.Output(w, h);
+        m.Run(input, w, h, whole, m.Workspace(w, h));
+        long before = Allocated();
+        run(input, w, h, tiled);
+        long allocated = Allocated() - before;
+        _out.WriteLine($"{w}×{h}: a whole-image workspace is {Bytes(w, h) / 1048576.0:F1} MiB; the plain Run allocated {allocated / 1048576.0:F2} MiB");
+        Assert.True(allocated <= BbcuWorkspace.DefaultMaxBytes + 256, $"the plain Run allocated {allocated} B, above the {BbcuWorkspace.DefaultMaxBytes}-byte limit");
+        Assert.True(allocated >= BbcuWorkspace.DefaultMaxBytes / 2, $"the plain Run allocated only {allocated} B: the tiles are needlessly small");
+        FloatAssert.SameBits(whole, tiled, $"plain Run of {w}×{h} within {BbcuWorkspace.DefaultMaxBytes} B vs one pass");
+    }
 }

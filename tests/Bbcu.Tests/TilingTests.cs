@@ -60,4 +60,40 @@ public sealed class TilingTests
         }
     }
 
+
+    /// <summary>
+    /// The workspace of the plain <c>Run</c> under a byte limit (here far below the 64 MiB default, so small
+    /// images tile): within the limit unless the smallest tile the halo allows needs more, and the run
+    /// bit-identical to one pass, also for images narrower or shorter than a tile.
+    /// </summary>
+    [Theory]
+    [InlineData("dncnn_c3_nc16_nb6", 60, 45, 200_000)]
+    [InlineData("dncnn_c3_nc16_nb6", 5, 90, 40_000)]
+    [InlineData("bbcul_x4", 31, 7, 300_000)]
+    [InlineData("bbcul_x4", 31, 7, 1)]
+    public void WorkspaceWithinALimitTilesTheSameBits(string fixture, int width, int height, long maxBytes)
+    {
+        Type model = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", fixture)).LoadModel();
+        var run = GeneratorHarness.GetRunWorkspace(model);
+        int cin = GeneratorHarness.Constant<int>(model, "InputChannels"), cout = GeneratorHarness.Constant<int>(model, "OutputChannels");
+        int scale = GeneratorHarness.Constant<int>(model, "Scale"), halo = GeneratorHarness.Constant<int>(model, "Halo");
+        Type modelStruct = model.GetNestedType("BbcuModel", System.Reflection.BindingFlags.NonPublic)!;
+        var within = typeof(BbcuRunner).GetMethod("CreateWorkspaceWithin", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(modelStruct);
+        var ws = (BbcuWorkspace)within.Invoke(null, new object[] { width, height, maxBytes })!;
+        long least = (long)model.GetMethod("WorkspaceBytes")!.Invoke(null, new object[] { 2 * halo + 1, 2 * halo + 1 })!;
+        _out.WriteLine($"{fixture} {width}×{height} within {maxBytes} B: workspace {ws.Width}×{ws.Height}, {ws.Bytes} B (smallest tile {least} B)");
+        Assert.True(ws.Bytes <= Math.Max(maxBytes, least), $"{ws.Bytes} B exceeds the {maxBytes}-byte limit");
+        Assert.True(ws.Width >= 2 * halo + 1 && ws.Height >= 2 * halo + 1, "a tile smaller than the halo allows");
+        var rng = new Random(width * 7 + height);
+        var input = Enumerable.Range(0, cin * width * height).Select(_ => (float)(rng.NextDouble() * 1.5 - 0.25)).ToArray();
+        var whole = new float[cout * width * height * scale * scale];
+        run(input, width, height, whole, (BbcuWorkspace)model.GetMethod("CreateWorkspace")!.Invoke(null, new object[] { width, height })!);
+        var tiled = new float[whole.Length];
+        int tiles = 0;
+        ws.TileCompleted = (_, total) => tiles = total;
+        run(input, width, height, tiled, ws);
+        Assert.True(tiles > 1, $"{fixture} {width}×{height} within {maxBytes} B ran in one pass; use a smaller limit");
+        FloatAssert.SameBits(whole, tiled, $"{fixture} {width}×{height} within {maxBytes} B");
+    }
 }

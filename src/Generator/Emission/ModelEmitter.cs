@@ -186,9 +186,10 @@ internal sealed class ModelEmitter
         Line($"public static BbcuWorkspace CreateWorkspace(int width, int height) => {Body("BbcuRunner.CreateWorkspace<BbcuModel>(width, height)")}");
         Line();
         Line("/// <summary>");
-        Line("/// Runs the model on a planar CHW float32 image. Allocates one workspace of");
-        Line("/// <see cref=\"WorkspaceBytes\"/> bytes (plus its object headers) per call and nothing else;");
-        Line("/// use the overload that takes a <see cref=\"BbcuWorkspace\"/> to run without allocating.");
+        Line("/// Runs the model on a planar CHW float32 image. Allocates one workspace per call and nothing else:");
+        Line("/// <see cref=\"WorkspaceBytes\"/> bytes (plus its object headers), or at most <see cref=\"BbcuWorkspace.DefaultMaxBytes\"/>");
+        Line("/// (64 MiB), in which a larger image runs in tiles with the same result. Use the overload that takes a");
+        Line("/// <see cref=\"BbcuWorkspace\"/> to run without allocating.");
         Line("/// </summary>");
         RunParams();
         Line($"public static void Run(ReadOnlySpan<float> input, int width, int height, Span<float> output) =>");

@@ -32,9 +32,10 @@ namespace TestModels
         public static BbcuWorkspace CreateWorkspace(int width, int height) => BbcuRunner.CreateWorkspace<BbcuModel>(width, height);
 
         /// <summary>
-        /// Runs the model on a planar CHW float32 image. Allocates one workspace of
-        /// <see cref="WorkspaceBytes"/> bytes (plus its object headers) per call and nothing else;
-        /// use the overload that takes a <see cref="BbcuWorkspace"/> to run without allocating.
+        /// Runs the model on a planar CHW float32 image. Allocates one workspace per call and nothing else:
+        /// <see cref="WorkspaceBytes"/> bytes (plus its object headers), or at most <see cref="BbcuWorkspace.DefaultMaxBytes"/>
+        /// (64 MiB), in which a larger image runs in tiles with the same result. Use the overload that takes a
+        /// <see cref="BbcuWorkspace"/> to run without allocating.
         /// </summary>
         /// <param name="input">InputChannels × height × width values.</param>
         /// <param name="width">Image width in pixels.</param>
