@@ -643,7 +643,9 @@ def make_case(case, out_root):
             ckpt_sd = collections.OrderedDict((k, v.to(TORCH_DTYPES[weights_dtype]) if v.is_floating_point() else v)
                                               for k, v in sd.items())
         ckpt = save_checkpoint(ckpt_sd, case["container"], tmp)
-        cmd = [sys.executable, os.path.join(HERE, "export_bbcu.py"), "--arch", arch, "--checkpoint", ckpt]
+        # The built-in writer: the same bytes whether or not the safetensors package is installed.
+        cmd = [sys.executable, os.path.join(HERE, "export_bbcu.py"), "--arch", arch, "--checkpoint", ckpt,
+               "--safetensors-writer", "builtin"]
         for k, v in args.items():
             cmd += ["--arg", "%s=%s" % (k, v)]
         for extra in case.get("export_extra", []):

@@ -561,12 +561,16 @@ class ExporterTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.path("bad.safetensors")))
 
     def test_wrong_arch_args_are_a_mismatch(self):
-        # Checkpoint has nb=5; asking for the default nb=20 lists the 15 missing units' tensors.
+        # Checkpoint has nb=5; --arg nb=20 says what the checkpoint implies, then lists the 15 missing
+        # units' tensors (without --arg nb the exporter reads nb=5 from the checkpoint).
         rc, out, err = run_exporter("--arch", "dncnn", "--checkpoint", self.bare,
-                                    "--arg", "nc=8", "--out", self.path("x"))
+                                    "--arg", "nc=8", "--arg", "nb=20", "--out", self.path("x"))
         self.assertEqual(rc, 2)
+        self.assertIn("export_bbcu.py: error: --arg nb=20 contradicts the checkpoint: the checkpoint implies "
+                      "in_nc=3, out_nc=3, nc=8, nb=5", err)
         self.assertIn("missing:     model.19.binary_conv.weight", err)
         self.assertIn("unexpected:  model.5.weight", err)
+        self.assertFalse(os.path.exists(self.path("x.json")))
 
     def test_args_unknown_rejected_act_mode_accepted(self):
         rc, out, err = run_exporter("--arch", "dncnn", "--checkpoint", self.bare, *self.arg_list(self.small_args),
