@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Export a trained BBCU checkpoint to a model graph plus a weights file.
 
     python3 tools/export_bbcu.py --arch {dncnn,dncnn3,bbcul,bbcum,unit} --checkpoint FILE \

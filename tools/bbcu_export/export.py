@@ -105,7 +105,12 @@ def load_checkpoint(path):
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - report any unpickling problem
-            raise ExportError("checkpoint %s: torch.load failed: %s" % (path, e))
+            hint = ""
+            if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
+                hint = (" (the exporter loads with weights_only=True, which reads only tensors and plain "
+                        "containers, and in PyTorch before 2.0 no floats outside tensors either: save the "
+                        "state_dict alone, torch.save(model.state_dict(), FILE), or as .safetensors)")
+            raise ExportError("checkpoint %s: torch.load failed: %s%s" % (path, e, hint))
         obj, container, notes = _unwrap(obj, path)
         tensors, bad = collections.OrderedDict(), []
         for k, v in obj.items():
