@@ -12,7 +12,7 @@ M=bench/models
 mkdir -p "$M"
 "$PY" -c "import torch" 2>/dev/null || { echo "gencost.sh: needs Debian's python3-torch (apt-get install python3-torch)" >&2; exit 3; }
 ARGS=(--arg num_in_ch=3 --arg num_out_ch=3 --arg num_feat=64 --arg num_block=16 --arg upscale=4 --arg k=130)
-if [ ! -f "$M/bbcul_x4.safetensors" ] || [ tools/export_bbcu.py -nt "$M/bbcul_x4.safetensors" ]; then
+if [ ! -f "$M/bbcul_x4.safetensors" ] || [ -n "$(find tools/export_bbcu.py tools/bbcu_export -name "*.py" -newer "$M/bbcul_x4.safetensors")" ]; then
   "$PY" tools/export_onnx.py checkpoint --arch bbcul "${ARGS[@]}" --seed 1 --out "$M/bbcul_x4.pth"
   "$PY" tools/export_bbcu.py --arch bbcul --checkpoint "$M/bbcul_x4.pth" "${ARGS[@]}" --out "$M/bbcul_x4"
 fi
