@@ -164,14 +164,14 @@ def tensor_problems(expected, actual, arch, args, ignored=()):
     return "\n".join(lines)
 
 
-def _value_text(k, v):
+def _value_text(v):
     if isinstance(v, tuple):  # the values an inferred arg may take
-        return "|".join(_value_text(k, x) for x in v)
+        return "|".join(_value_text(x) for x in v)
     return str(bbcu_torch.json_number(v)) if isinstance(v, float) else str(v)
 
 
 def format_args(args, sep=" "):
-    return sep.join("%s=%s" % (k, _value_text(k, v)) for k, v in args.items())
+    return sep.join("%s=%s" % (k, _value_text(v)) for k, v in args.items())
 
 
 def matching_archs(shapes, exclude):
@@ -195,21 +195,18 @@ def matching_archs(shapes, exclude):
     return out
 
 
-def resolve_arguments(spec, overrides, checkpoint):
-    """--arg values, the values the checkpoint's shapes imply, and the defaults -> (args,
-    inferred, explicit).  An --arg the checkpoint contradicts is an ExportError that says what
-    the checkpoint implies (and lists the tensors that do not fit the given values)."""
-    try:
-        explicit = spec.parse_overrides(overrides)
-    except ValueError as e:
-        raise ExportError(str(e))
+def resolve_arguments(spec, overrides, explicit, checkpoint):
+    """--arg values (``overrides`` as text, ``explicit`` parsed), the values the checkpoint's
+    shapes imply, and the defaults -> (args, inferred).  An --arg the checkpoint contradicts is an
+    ExportError that says what the checkpoint implies (and lists the tensors that do not fit the
+    given values)."""
     shapes = checkpoint.shapes()
     inferred = spec.infer_args(shapes)
     conflicts = collections.OrderedDict((n, v) for n, v in explicit.items()
                                         if n in inferred and v not in inferred[n])
     if conflicts:
         lines = ["%s contradicts the checkpoint: the checkpoint implies %s (leave %s out, or check --arch "
-                 "and the checkpoint)" % (", ".join("--arg %s=%s" % (n, _value_text(n, v)) for n, v in conflicts.items()),
+                 "and the checkpoint)" % (", ".join("--arg %s=%s" % (n, _value_text(v)) for n, v in conflicts.items()),
                                           format_args(inferred, ", "),
                                           "that --arg" if len(conflicts) == 1 else "those --args")]
         try:  # what does not fit the given values, as without the inference
@@ -225,7 +222,7 @@ def resolve_arguments(spec, overrides, checkpoint):
         args = spec.resolve_args(overrides, inferred)
     except ValueError as e:
         raise ExportError(str(e))
-    return args, inferred, explicit
+    return args, inferred
 
 
 def describe_arguments(spec, args, inferred, explicit):
@@ -239,7 +236,7 @@ def describe_arguments(spec, args, inferred, explicit):
         lines.append("given with --arg: %s" % format_args(given))
     rest = collections.OrderedDict((k, v) for k, v in args.items() if k not in determined and k not in given)
     if rest:
-        notes = ["%s: the shapes allow %s" % (k, _value_text(k, inferred[k])) for k in rest if k in inferred]
+        notes = ["%s: the shapes allow %s" % (k, _value_text(inferred[k])) for k in rest if k in inferred]
         lines.append("not in the shapes, %s: %s%s" % ("the paper's defaults" if spec.paper_defaults else "defaults",
                                                        format_args(rest),
                                                        " (%s)" % "; ".join(notes) if notes else ""))
@@ -348,11 +345,11 @@ def export(arch, checkpoint, overrides, out_prefix, weights_dtype="f32", exporte
         raise ExportError("unknown --safetensors-writer %r (known: %s)" % (writer, ", ".join(WRITERS)))
     spec = bbcu_torch.ARCHS[arch]
     try:
-        spec.parse_overrides(overrides)  # usage errors before the checkpoint is read
+        explicit = spec.parse_overrides(overrides)  # usage errors before the checkpoint is read
     except ValueError as e:
         raise ExportError(str(e))
     ckpt = load_checkpoint(checkpoint)
-    args, inferred, explicit = resolve_arguments(spec, overrides, ckpt)
+    args, inferred = resolve_arguments(spec, overrides, explicit, ckpt)
     expected, ignored = spec.tensor_spec(args)
     problems = tensor_problems(expected, ckpt.tensors, arch, args, ignored)
     if problems:
