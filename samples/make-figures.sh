@@ -11,5 +11,5 @@ region=150,40,200,200
 for s in Denoise Deblock SuperResolve; do dotnet build "samples/$s" -c Release -nologo -v:q >/dev/null; done
 run() { local name=$1; shift; dotnet "samples/$name/bin/Release/net10.0/$name.dll" --input "$photo" "$@"; }
 run Denoise --add-noise 25 --seed 1 --strip docs/images/denoise.png --strip-region $region
-run Deblock --jpeg-quality 20 --strip docs/images/deblock.png --strip-region $region
+run Deblock --jpeg-quality 20 --grey --strip docs/images/deblock.png --strip-region $region
 run SuperResolve --downscale 4 --strip docs/images/sr4.png --strip-region $region

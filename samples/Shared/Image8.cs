@@ -1,6 +1,7 @@
 using System;
-using Bbcu;
 using System.IO;
+using System.Threading;
+using Bbcu;
 using StbImageSharp;
 using StbImageWriteSharp;
 
@@ -50,13 +51,36 @@ public sealed class Image8
         return new Image8(image.Data, image.Width, image.Height, channels);
     }
 
-    /// <summary>Writes the image as PNG, creating the folder if needed.</summary>
-    public void SavePng(string path)
+    /// <summary>
+    /// Writes the image as PNG, creating the folder if needed: to a temporary file beside it, renamed to
+    /// <paramref name="path"/> once complete, so that a failed or cancelled write leaves no partial file.
+    /// </summary>
+    public void SavePng(string path, CancellationToken cancellationToken = default)
     {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
         if (dir is not null) Directory.CreateDirectory(dir);
-        using FileStream fs = File.Create(path);
-        new ImageWriter().WritePng(Data, Width, Height, Channels == 1 ? StbImageWriteSharp.ColorComponents.Grey : StbImageWriteSharp.ColorComponents.RedGreenBlue, fs);
+        string temp = Path.Combine(dir ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.partial");
+        try
+        {
+            using (FileStream fs = File.Create(temp))
+                new ImageWriter().WritePng(Data, Width, Height, Channels == 1 ? StbImageWriteSharp.ColorComponents.Grey : StbImageWriteSharp.ColorComponents.RedGreenBlue, fs);
+            cancellationToken.ThrowIfCancellationRequested();
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Whether every pixel has R = G = B (a grey photo stored as RGB).</summary>
+    public bool IsNeutral()
+    {
+        if (Channels == 1) return true;
+        for (int p = 0; p < Data.Length; p += 3)
+            if (Data[p] != Data[p + 1] || Data[p] != Data[p + 2]) return false;
+        return true;
     }
 
     /// <summary>Encodes the image as JPEG at <paramref name="quality"/> (1–100, stb_image_write) and decodes it again.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 
 namespace Bbcu.Samples;
 
@@ -25,47 +26,47 @@ public static class Metrics
     }
 
     /// <summary>SSIM of two 8-bit images (each channel on its own, then averaged).</summary>
-    public static double Ssim(Image8 a, Image8 b)
+    public static double Ssim(Image8 a, Image8 b, CancellationToken cancellationToken = default)
     {
         CheckSameSize(a, b);
-        int plane = a.Width * a.Height;
+        int channels = a.Channels, width = a.Width;
         double total = 0;
-        var x = new double[plane];
-        var y = new double[plane];
-        for (int c = 0; c < a.Channels; c++)
+        for (int c = 0; c < channels; c++)
         {
-            for (int p = 0; p < plane; p++)
+            int channel = c;
+            total += Ssim(a.Width, a.Height, (r, x, y) =>
             {
-                x[p] = a.Data[p * a.Channels + c];
-                y[p] = b.Data[p * b.Channels + c];
-            }
-            total += Ssim(x, y, a.Width, a.Height, 255.0);
+                int p = r * width * channels + channel;
+                for (int i = 0; i < x.Length; i++, p += channels)
+                {
+                    x[i] = a.Data[p];
+                    y[i] = b.Data[p];
+                }
+            }, 255.0, cancellationToken);
         }
-        return total / a.Channels;
+        return total / channels;
     }
 
     /// <summary>PSNR and SSIM on the Y channel with <paramref name="border"/> pixels cropped on every side (RGB images).</summary>
-    public static (double Psnr, double Ssim) LumaPsnrSsim(Image8 a, Image8 b, int border)
+    public static (double Psnr, double Ssim) LumaPsnrSsim(Image8 a, Image8 b, int border, CancellationToken cancellationToken = default)
     {
         CheckSameSize(a, b);
         if (a.Channels != 3) throw new ArgumentException("Y-channel metrics need RGB images.", nameof(a));
         int w = a.Width - 2 * border, h = a.Height - 2 * border;
         if (w < 7 || h < 7) throw new ArgumentException($"A {a.Width}×{a.Height} image is too small for a {border}-pixel crop and a 7×7 SSIM window.", nameof(a));
-        var ya = new double[w * h];
-        var yb = new double[w * h];
         double sum = 0;
-        for (int r = 0; r < h; r++)
+        double ssim = Ssim(w, h, (r, ya, yb) =>
         {
             for (int col = 0; col < w; col++)
             {
                 int p = ((r + border) * a.Width + col + border) * 3;
                 double va = Luma(a.Data, p), vb = Luma(b.Data, p);
-                ya[r * w + col] = va;
-                yb[r * w + col] = vb;
-                sum += (va - vb) * (va - vb);
+                ya[col] = va;
+                yb[col] = vb;
+                sum += (va - vb) * (va - vb); // each row is read once, in order
             }
-        }
-        return (PsnrFromMse(sum / (w * h)), Ssim(ya, yb, w, h, 255.0));
+        }, 255.0, cancellationToken);
+        return (PsnrFromMse(sum / ((double)w * h)), ssim);
     }
 
     /// <summary>ITU-R BT.601 Y on the 16–235 scale, unrounded (MATLAB's rgb2ycbcr).</summary>
@@ -75,41 +76,54 @@ public static class Metrics
     private static double PsnrFromMse(double mse) =>
         mse == 0 ? double.PositiveInfinity : 10.0 * Math.Log10(255.0 * 255.0 / mse);
 
-    /// <summary>Mean SSIM of two planes (scikit-image's defaults; summed-area tables for the 7×7 means).</summary>
-    private static double Ssim(double[] x, double[] y, int width, int height, double dataRange)
+    /// <summary>Writes row <c>row</c> of the two images into <c>x</c> and <c>y</c>; rows are asked for once each, top to bottom.</summary>
+    private delegate void RowReader(int row, Span<double> x, Span<double> y);
+
+    /// <summary>
+    /// Mean SSIM of two planes (scikit-image's defaults), streamed: rows are read once, top to bottom, and
+    /// only the 7 rows of the current window are held, with per-column sums over them, so the memory is a
+    /// few rows whatever the image size. On 8-bit values every window sum is an exact integer, so the
+    /// result does not depend on the order of the additions.
+    /// </summary>
+    private static double Ssim(int width, int height, RowReader read, double dataRange, CancellationToken cancellationToken)
     {
         const int Win = 7, Pad = Win / 2;
         if (width < Win || height < Win) throw new ArgumentException($"SSIM needs images of at least {Win}×{Win}; got {width}×{height}.");
-        int sw = width + 1;
-        var sx = new double[sw * (height + 1)];
-        var sy = new double[sx.Length];
-        var sxx = new double[sx.Length];
-        var syy = new double[sx.Length];
-        var sxy = new double[sx.Length];
-        for (int r = 0; r < height; r++)
-        {
-            for (int c = 0; c < width; c++)
-            {
-                double vx = x[r * width + c], vy = y[r * width + c];
-                int i = (r + 1) * sw + c + 1, up = r * sw + c + 1, left = (r + 1) * sw + c, diag = r * sw + c;
-                sx[i] = vx + sx[up] + sx[left] - sx[diag];
-                sy[i] = vy + sy[up] + sy[left] - sy[diag];
-                sxx[i] = vx * vx + sxx[up] + sxx[left] - sxx[diag];
-                syy[i] = vy * vy + syy[up] + syy[left] - syy[diag];
-                sxy[i] = vx * vy + sxy[up] + sxy[left] - sxy[diag];
-            }
-        }
+        var rowsX = new double[Win * width];
+        var rowsY = new double[Win * width];
+        var sx = new double[width];
+        var sy = new double[width];
+        var sxx = new double[width];
+        var syy = new double[width];
+        var sxy = new double[width];
         double n = Win * Win, covNorm = n / (n - 1);
         double c1 = (0.01 * dataRange) * (0.01 * dataRange), c2 = (0.03 * dataRange) * (0.03 * dataRange);
         double total = 0;
-        for (int r = Pad; r < height - Pad; r++)
+        for (int r = 0; r < height; r++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            Span<double> x = rowsX.AsSpan(r % Win * width, width), y = rowsY.AsSpan(r % Win * width, width);
+            if (r >= Win)
+                for (int c = 0; c < width; c++) // the row leaving the window
+                {
+                    sx[c] -= x[c]; sy[c] -= y[c]; sxx[c] -= x[c] * x[c]; syy[c] -= y[c] * y[c]; sxy[c] -= x[c] * y[c];
+                }
+            read(r, x, y);
+            for (int c = 0; c < width; c++)
+            {
+                sx[c] += x[c]; sy[c] += y[c]; sxx[c] += x[c] * x[c]; syy[c] += y[c] * y[c]; sxy[c] += x[c] * y[c];
+            }
+            if (r < Win - 1) continue;
+            // The windows centred on row r - Pad.
             for (int c = Pad; c < width - Pad; c++)
             {
-                int r0 = r - Pad, c0 = c - Pad, r1 = r + Pad + 1, c1i = c + Pad + 1;
-                double Box(double[] s) => (s[r1 * sw + c1i] - s[r0 * sw + c1i] - s[r1 * sw + c0] + s[r0 * sw + c0]) / n;
-                double ux = Box(sx), uy = Box(sy);
-                double vx = covNorm * (Box(sxx) - ux * ux), vy = covNorm * (Box(syy) - uy * uy), vxy = covNorm * (Box(sxy) - ux * uy);
+                double bx = 0, by = 0, bxx = 0, byy = 0, bxy = 0;
+                for (int k = c - Pad; k <= c + Pad; k++)
+                {
+                    bx += sx[k]; by += sy[k]; bxx += sxx[k]; byy += syy[k]; bxy += sxy[k];
+                }
+                double ux = bx / n, uy = by / n;
+                double vx = covNorm * (bxx / n - ux * ux), vy = covNorm * (byy / n - uy * uy), vxy = covNorm * (bxy / n - ux * uy);
                 total += (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
             }
         }

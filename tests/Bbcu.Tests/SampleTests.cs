@@ -93,14 +93,82 @@ public sealed class SampleTests
         {
             Input = Repo.Path("samples", "images", "astronaut.png"),
             JpegQuality = 20,
+            Grey = true, // as PyTorch's evaluation: the photo turned grey, then compressed
             Threads = 2,
         });
+        Assert.Equal(1, r.Restored.Channels);
         double pyJpeg = eval.GetProperty("jpeg").GetProperty("psnr_u8").GetDouble();
         double pyOut = eval.GetProperty("output").GetProperty("psnr_u8").GetDouble();
         _out.WriteLine($"PSNR JPEG C# {r.BaselinePsnr:F4} / PyTorch {pyJpeg:F4}; restored C# {r.RestoredPsnr:F4} / PyTorch {pyOut:F4}");
         Assert.True(Math.Abs(r.BaselinePsnr!.Value - pyJpeg) <= 0.05, $"JPEG PSNR {r.BaselinePsnr:F4} vs {pyJpeg:F4}");
         Assert.True(Math.Abs(r.RestoredPsnr!.Value - pyOut) <= 0.05, $"restored PSNR {r.RestoredPsnr:F4} vs {pyOut:F4}");
         Assert.True(r.RestoredPsnr - r.BaselinePsnr > 0.5, "the deblocker should gain");
+    }
+
+    /// <summary>
+    /// The grey deblocker on a colour photo (the default): the photo is compressed in colour, the model
+    /// restores its luma, and the colour is the JPEG's: the output is RGB, its chroma equals the JPEG's up
+    /// to 8-bit rounding, and the luma gains as much as on the grey photo.
+    /// </summary>
+    [Fact]
+    public void DeblockKeepsTheColourOfAColourPhoto()
+    {
+        RestoreReport r = Run(Bbcu.Samples.Deblock.Program.Model, RestorationTask.Deblock, new RestoreSettings
+        {
+            Input = Repo.Path("samples", "images", "astronaut.png"),
+            JpegQuality = 20,
+            Threads = 2,
+        });
+        Assert.Equal(3, r.Restored.Channels);
+        Assert.False(r.Restored.IsNeutral(), "the restored photo is grey");
+        int pixels = r.Restored.Width * r.Restored.Height;
+        float[] Chroma(Image8 image)
+        {
+            float[] ycc = image.ToPlanar();
+            BbcuPixels.RgbToYCbCr(ycc, ycc, pixels);
+            return ycc[pixels..];
+        }
+        float[] restored = Chroma(r.Restored), jpeg = Chroma(r.Baseline);
+        double worst = 0, sum = 0;
+        for (int i = 0; i < restored.Length; i++)
+        {
+            double d = Math.Abs(restored[i] - jpeg[i]) * 255;
+            worst = Math.Max(worst, d);
+            sum += d;
+        }
+        _out.WriteLine($"chroma vs the JPEG's: mean |diff| {sum / restored.Length:F3}, max {worst:F2} (8-bit levels)");
+        Assert.True(sum / restored.Length < 0.5, $"the chroma moved by {sum / restored.Length:F3} levels on average");
+        Assert.True(r.RestoredPsnr - r.BaselinePsnr > 0.5, $"luma gain {r.RestoredPsnr - r.BaselinePsnr:F2} dB");
+    }
+
+    /// <summary>A run cancelled after the model (here: as soon as the time is reported) writes no file and throws.</summary>
+    [Fact]
+    public void ACancelledRunLeavesNoFile()
+    {
+        string dir = Repo.TempFolder("sample-cancel");
+        using var cts = new System.Threading.CancellationTokenSource();
+        var log = new CancellingWriter("model time", cts);
+        Assert.ThrowsAny<OperationCanceledException>(() => RestoreApp.Execute(Bbcu.Samples.Denoise.Program.Model, RestorationTask.Denoise, new RestoreSettings
+        {
+            Input = Repo.Path("samples", "images", "astronaut.png"),
+            NoiseSigma = 25,
+            Output = Path.Combine(dir, "out.png"),
+            StripPath = Path.Combine(dir, "strip.png"),
+            Threads = 2,
+        }, log, cts.Token));
+        _out.WriteLine(log.ToString());
+        Assert.Contains("image      astronaut.png", log.ToString());
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    /// <summary>A log that cancels a token when a line with <c>trigger</c> is written.</summary>
+    private sealed class CancellingWriter(string trigger, System.Threading.CancellationTokenSource cts) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && value.Contains(trigger, StringComparison.Ordinal)) cts.Cancel();
+        }
     }
 
     [Theory]
