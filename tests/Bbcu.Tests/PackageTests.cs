@@ -54,7 +54,7 @@ public sealed class PackageTests
             string[] entries = zip.Entries.Select(e => e.FullName).ToArray();
             _out.WriteLine("package: " + string.Join(", ", entries));
             foreach (string want in new[] { "analyzers/dotnet/cs/Bbcu.Generator.dll", "lib/net10.0/Bbcu.Runtime.dll", "lib/net10.0/Bbcu.Attributes.dll",
-                         "lib/net10.0/Bbcu.Runtime.xml", "build/BbcuCompiler.targets", "buildTransitive/BbcuCompiler.targets", "README.md", "LICENSE" })
+                         "lib/net10.0/Bbcu.Runtime.xml", "build/BbcuCompiler.targets", "buildTransitive/BbcuCompiler.targets", "README.md", "LICENSE", "icon.png" })
                 Assert.Contains(want, entries);
             Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.Contains("Generator", StringComparison.Ordinal));
             XDocument nuspec = XDocument.Load(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
@@ -64,6 +64,9 @@ public sealed class PackageTests
             Assert.Equal("README.md", meta.Element(ns + "readme")!.Value);
             Assert.Equal("MIT", meta.Element(ns + "license")!.Value);
             Assert.False(string.IsNullOrWhiteSpace(meta.Element(ns + "description")!.Value));
+            Assert.Equal("icon.png", meta.Element(ns + "icon")!.Value);
+            Assert.StartsWith("https://", meta.Element(ns + "projectUrl")!.Value);
+            Assert.StartsWith("0.1.0", meta.Element(ns + "releaseNotes")!.Value);
             Assert.Empty(meta.Descendants(ns + "dependency")); // everything travels inside the package
             // The packed analyzer loads in the oldest supported compiler (Roslyn 5.0, SDK 10.0.1xx).
             using (var analyzer = new MemoryStream())
