@@ -32,6 +32,9 @@ public sealed class RestoreSettings
     /// <summary>The part of the image the strip shows (output coordinates), or null for all of it.</summary>
     public (int X, int Y, int Width, int Height)? StripRegion { get; init; }
 
+    /// <summary>A part of the strip's region to show magnified below it (output coordinates), or null.</summary>
+    public (int X, int Y, int Width, int Height)? StripZoom { get; init; }
+
     /// <summary>Noise std on the 0–255 scale to add first (denoising), or null.</summary>
     public double? NoiseSigma { get; init; }
 
@@ -96,6 +99,7 @@ public static class RestoreApp
         var saveInput = new Option<string?>("--save-input") { Description = "Also write the network's input (the degraded image) as PNG" };
         var strip = new Option<string?>("--strip") { Description = "Write a before/after strip: degraded (bicubic for SR) · restored · clean" };
         var stripRegion = new Option<string?>("--strip-region") { Description = "X,Y,W,H: the part of the (output-size) image the strip shows (default: all)" };
+        var stripZoom = new Option<string?>("--strip-zoom") { Description = "X,Y,W,H: a part of that region to show magnified (nearest neighbour) in a second row" };
         var threads = new Option<int>("--threads") { Description = "Threads for the model (default: processor count)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var tile = new Option<int>("--tile") { Description = "Workspace side in input pixels; larger images run in tiles (default 512)", DefaultValueFactory = _ => 512 };
         var runs = new Option<int>("--runs") { Description = "Run the model N times and report the fastest (default 1)", DefaultValueFactory = _ => 1 };
@@ -127,7 +131,7 @@ public static class RestoreApp
                 $"  {exe} --input photo.png --downscale 4 --output out/x4.png                 downscale, upscale, print Y-PSNR/SSIM\n" +
                 $"  {exe} --input small.png --scale 2 --output out/x2.png                      a real low-resolution photo\n" +
                 $"  {exe} --input photo.png --downscale 4 --tile 128 --threads 1                 little memory, one thread",
-        }) { input, output, reference, saveInput, strip, stripRegion, threads, tile, runs };
+        }) { input, output, reference, saveInput, strip, stripRegion, stripZoom, threads, tile, runs };
         switch (task)
         {
             case RestorationTask.Denoise: root.Add(sigma); root.Add(seed); break;
@@ -166,7 +170,8 @@ public static class RestoreApp
                     Reference = parse.GetValue(reference),
                     SaveInput = parse.GetValue(saveInput),
                     StripPath = parse.GetValue(strip),
-                    StripRegion = ParseRegion(parse.GetValue(stripRegion)),
+                    StripRegion = ParseRegion("--strip-region", parse.GetValue(stripRegion)),
+                    StripZoom = ParseRegion("--strip-zoom", parse.GetValue(stripZoom)),
                     Threads = parse.GetValue(threads),
                     Tile = parse.GetValue(tile),
                     Runs = parse.GetValue(runs),
@@ -201,7 +206,7 @@ public static class RestoreApp
         }
     }
 
-    private static (int, int, int, int)? ParseRegion(string? text)
+    private static (int, int, int, int)? ParseRegion(string option, string? text)
     {
         if (text is null) return null;
         string[] parts = text.Split(',');
@@ -210,7 +215,7 @@ public static class RestoreApp
             || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out v[1])
             || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out v[2])
             || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out v[3]) || v[2] == 0 || v[3] == 0)
-            throw new ArgumentException($"--strip-region '{text}': expected X,Y,W,H (non-negative integers, W and H > 0).");
+            throw new ArgumentException($"{option} '{text}': expected X,Y,W,H (non-negative integers, W and H > 0).");
         return (v[0], v[1], v[2], v[3]);
     }
 
@@ -374,7 +379,7 @@ public static class RestoreApp
                 var region = s.StripRegion;
                 if (region is { } rg && (rg.X + rg.Width > restored.Width || rg.Y + rg.Height > restored.Height))
                     throw new ArgumentException($"--strip-region {rg.X},{rg.Y},{rg.Width},{rg.Height} is outside the {restored.Width}×{restored.Height} output.");
-                Save(Strip.Compose(panels, region), s.StripPath);
+                Save(Strip.Compose(panels, region, s.StripZoom), s.StripPath);
             }
         }
         catch (OperationCanceledException)
