@@ -204,6 +204,72 @@ public sealed class ConsumerBuildTests
         for (long i = 8 + n + begin + 3; i < 8 + n + end; i += 4) copy[i] ^= 0x80;
         return copy;
     }
+
+    /// <summary>
+    /// The README's PNG-to-PNG program, taken from the README as it is, in a project with a
+    /// <c>&lt;BbcuModel&gt;</c> item and the image libraries it names: it fits in 25 lines, builds, and writes
+    /// the PNG the model gives (colour model, and grey model on the colour photo through Y/Cb/Cr).
+    /// </summary>
+    [Theory]
+    [InlineData("dncnn_c3_nc16_nb6")]
+    [InlineData("dncnn_g1_nc8_nb3_1x1")]
+    public void TheReadmesPngProgramBuildsAndRuns(string fixture)
+    {
+        string readme = File.ReadAllText(Repo.Path("README.md"));
+        int at = readme.IndexOf("From an image file to an image file", StringComparison.Ordinal);
+        Assert.True(at >= 0, "the README's PNG-to-PNG program is gone");
+        int open = readme.IndexOf("```csharp", at, StringComparison.Ordinal), close = readme.IndexOf("```", open + 9, StringComparison.Ordinal);
+        string[] lines = readme[(open + 9)..close].Split('\n').Select(l => l.StartsWith("   ", StringComparison.Ordinal) ? l[3..] : l)
+            .SkipWhile(string.IsNullOrWhiteSpace).Reverse().SkipWhile(string.IsNullOrWhiteSpace).Reverse().ToArray();
+        Assert.True(lines.Length <= 25, $"the README's program has {lines.Length} lines; it promises at most 25");
+
+        using var project = ConsumerProject.Create(fixture, _out);
+        File.Move(Path.Combine(project.Dir, "model.json"), Path.Combine(project.Dir, "denoise.json"));
+        File.Move(Path.Combine(project.Dir, "model.safetensors"), Path.Combine(project.Dir, "denoise.safetensors"));
+        File.WriteAllText(Path.Combine(project.Dir, "Program.cs"), string.Join("\n", lines) + "\n");
+        string versions = File.ReadAllText(Repo.Path("Directory.Packages.props"));
+        string Version(string id) => Regex.Match(versions, $"<PackageVersion Include=\"{id}\" Version=\"([^\"]+)\"").Groups[1].Value;
+        string csproj = Path.Combine(project.Dir, "Consumer.csproj");
+        File.WriteAllText(csproj, File.ReadAllText(csproj)
+            .Replace("<AdditionalFiles Include=\"model.json\" />", "<BbcuModel Include=\"denoise.json\" />")
+            .Replace("<AdditionalFiles Include=\"model.safetensors\" />", "")
+            .Replace("<ImplicitUsings>disable</ImplicitUsings>", "<ImplicitUsings>enable</ImplicitUsings>"));
+        project.AddToProject($"""
+              <ItemGroup>
+                <PackageReference Include="StbImageSharp" Version="{Version("StbImageSharp")}" />
+                <PackageReference Include="StbImageWriteSharp" Version="{Version("StbImageWriteSharp")}" />
+              </ItemGroup>
+              <Import Project="{Repo.Path("src", "Package", "build", "BbcuCompiler.targets")}" />
+            """);
+        BuildResult build = project.Build();
+        Assert.True(build.ExitCode == 0, "the README's program did not build:\n" + build.Output);
+        Assert.Matches(@"(?m)^\s*0 Warning\(s\)", build.Output);
+
+        string photo = Repo.Path("samples", "images", "astronaut.png"), written = Path.Combine(project.Dir, "restored.png");
+        BuildResult run = DotnetCli.Run(project.Dir, 120_000, null, Path.Combine(project.Dir, "bin", "Debug", "net10.0", "Consumer.dll"), photo, written);
+        Assert.True(run.ExitCode == 0, "the README's program failed:\n" + run.Output);
+
+        // What it must have written: the same steps in-process with the same model.
+        Type model = GeneratorHarness.RunFolder(Repo.Path("tests", "fixtures", fixture)).LoadModel();
+        var image = Bbcu.Samples.Image8.LoadRgb(photo);
+        int w = image.Width, h = image.Height, n = w * h;
+        float[] rgb = image.ToPlanar();
+        var runModel = GeneratorHarness.GetRun(model);
+        if (GeneratorHarness.Constant<int>(model, "InputChannels") == 1)
+        {
+            BbcuPixels.RgbToYCbCr(rgb, rgb, n);
+            runModel(rgb[..n], w, h, rgb.AsSpan(0, n));
+            BbcuPixels.YCbCrToRgb(rgb, rgb, n);
+        }
+        else runModel(rgb.ToArray(), w, h, rgb);
+        var expected = new byte[3 * n];
+        BbcuPixels.FromPlanar(rgb, w, h, expected, BbcuPixelFormat.Rgb24);
+        var got = Bbcu.Samples.Image8.LoadRgb(written);
+        Assert.Equal((w, h), (got.Width, got.Height));
+        Assert.True(expected.AsSpan().SequenceEqual(got.Data), "the README's program wrote another image than the model gives");
+        Assert.False(expected.AsSpan().SequenceEqual(image.Data), "the model left the photo unchanged: this test would not see a broken program");
+        project.Succeeded();
+    }
 }
 
 /// <summary>A consumer console project in a temp folder, built and run with the real SDK.</summary>
