@@ -16,10 +16,9 @@ internal sealed class AddOp : OpDefinition
     /// <summary>Both inputs have the same channels and the same size.</summary>
     internal static void InferElementwise(NodeCheck node)
     {
-        LocationInfo at = node.Map.At(node.Decl.Inputs[1].Node);
-        node.Channels(node.Cin, node.Inputs[1], at);
+        node.Channels(node.Cin, 1);
         if (node.Inputs[1].Scale != node.Inputs[0].Scale)
-            node.Fail(BbcuDiagnostics.SizeMismatch, at, node.File, node.Label, node.Inputs[0].Name, node.Inputs[0].Scale, node.Inputs[1].Name, node.Inputs[1].Scale);
+            node.Fail(BbcuDiagnostics.SizeMismatch, node.InputAt(1), node.File, node.Label, node.Inputs[0].Name, node.Inputs[0].Scale, node.Inputs[1].Name, node.Inputs[1].Scale);
     }
 
     public override Layer Lower(GraphNode n, LowerContext context) => new ElementwiseLayer(n.Label, ElementwiseOp.Add, n.Inputs[0], n.Inputs[1], n.Output);

@@ -16,7 +16,7 @@ internal sealed class BatchNormOp : OpDefinition
 
     public override void Infer(NodeCheck node)
     {
-        foreach (string t in RequiredTensors) node.PerChannel(t, node.Cin, nchw: false);
+        node.PerChannelInput(("weight", false, false), ("bias", false, false), ("running_mean", false, false), ("running_var", false, false));
         if (node.Numbers.TryGetValue("eps", out double eps) && !(eps > 0))
             node.Invalid(node.At("eps"), "\"eps\" must be positive");
         if (node.Ok && node.Tensor("running_var").Data.Any(v => v < 0))

@@ -38,9 +38,19 @@ internal sealed class Conv2dOp : OpDefinition
             node.Unsupported(wAt, $"'{w.Name}' has {cout} output channels; 1 to {ModelParser.MaxChannels} are supported");
             return;
         }
-        node.Channels(w.Shape[1], node.Inputs[0], wAt);
+        // The weight's Cin against the input's channels. A binary conv's input_bias decides which side is
+        // wrong: agreeing with the weight, the input is wired to the wrong value (BBCU017 where the node reads
+        // it, and input_bias is checked against the weight, so no BBCU015 blames a correct tensor); agreeing
+        // with the input, the weight is the one that does not fit (BBCU015 on the weight alone).
+        int cin = w.Shape[1];
+        if (binary && cin != node.Cin && node.Has("input_bias") && NodeCheck.ChannelsOf(node.Tensor("input_bias"), nchw: true) == node.Cin)
+            node.Fail(BbcuDiagnostics.TensorShape, wAt, node.File, node.Label, w.Name, $"{cout}, {node.Cin}, {k}, {k}", w.ShapeText());
+        else
+        {
+            node.Channels(cin, 0);
+            if (binary) node.PerChannel("input_bias", cin, nchw: true);
+        }
         node.PerChannel("bias", cout, nchw: false);
-        if (binary) node.PerChannel("input_bias", node.Cin, nchw: true);
         if (node.Numbers.TryGetValue("padding", out double pad) && pad != k / 2)
             node.Unsupported(node.At("padding"), $"padding {pad} is not supported; a {k}×{k} convolution uses 'same' zero padding {k / 2}");
         node.OutChannels = cout;

@@ -158,11 +158,55 @@ internal sealed class NodeCheck
         else Shape(attr, new[] { channels });
     }
 
-    /// <summary>The value must have <paramref name="expected"/> channels (BBCU017).</summary>
-    public void Channels(int expected, Value value, LocationInfo at)
+    /// <summary>Where the node reads its input <paramref name="index"/> (the value's name in its "inputs").</summary>
+    public LocationInfo InputAt(int index) => Map.At(Decl.Inputs[index].Node);
+
+    /// <summary>
+    /// Input <paramref name="index"/> must have <paramref name="expected"/> channels: else one BBCU017 where the
+    /// node reads it (the wiring), and the node fails, so no node downstream reports it again.
+    /// </summary>
+    public void Channels(int expected, int index)
     {
-        if (expected != value.Channels) Fail(BbcuDiagnostics.ChannelMismatch, at, File, Label, expected, value.Name, value.Channels);
+        Value value = Inputs[index];
+        if (expected != value.Channels) Fail(BbcuDiagnostics.ChannelMismatch, InputAt(index), File, Label, expected, value.Name, value.Channels);
     }
+
+    /// <summary>
+    /// The per-channel tensors of a one-input op (<paramref name="tensors"/>: the property, whether [1, C, 1, 1]
+    /// is accepted besides [C], whether one value [1] may stand for every channel). When the present ones
+    /// agree on a channel count other than the input's, the node reads the wrong value: one BBCU017 that
+    /// names the wiring, not a BBCU015 blaming each correct tensor. Otherwise each tensor that does not
+    /// fit the input's channels is a BBCU015.
+    /// </summary>
+    public void PerChannelInput(params (string Attr, bool Nchw, bool Shared)[] tensors)
+    {
+        int agreed = 0;
+        foreach (var (attr, nchw, shared) in tensors)
+        {
+            if (!Has(attr)) continue;
+            int c = ChannelsOf(Tensor(attr), nchw);
+            if (shared && c == 1) continue; // one value for every channel fits any count
+            if (c < 1 || (agreed != 0 && c != agreed)) { agreed = 0; break; } // the tensors disagree: report each below
+            agreed = c;
+        }
+        if (agreed != 0 && agreed != Cin)
+        {
+            Channels(agreed, 0);
+            return;
+        }
+        foreach (var (attr, nchw, shared) in tensors)
+        {
+            if (!Has(attr)) continue;
+            if (shared) Shape(attr, new[] { Cin }, nchw ? new[] { new[] { 1, Cin, 1, 1 }, new[] { 1 } } : new[] { new[] { 1 } });
+            else PerChannel(attr, Cin, nchw);
+        }
+    }
+
+    /// <summary>The channel count a per-channel tensor stands for: C for [C] (or [1, C, 1, 1] when <paramref name="nchw"/>), else 0.</summary>
+    public static int ChannelsOf(Tensor t, bool nchw) =>
+        t.Shape.Length == 1 ? t.Shape[0]
+        : nchw && t.Shape.Length == 4 && t.Shape[0] == 1 && t.Shape[2] == 1 && t.Shape[3] == 1 ? t.Shape[1]
+        : 0;
 
     private static bool Same(int[] a, int[] b) => a.Length == b.Length && a.SequenceEqual(b);
 }

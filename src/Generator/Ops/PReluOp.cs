@@ -11,7 +11,7 @@ internal sealed class PReluOp : OpDefinition
     public override OpRole Role => OpRole.Pointwise;
     public override string[] RequiredTensors => new[] { "slope" };
 
-    public override void Infer(NodeCheck node) => node.Shape("slope", new[] { node.Cin }, new[] { 1 });
+    public override void Infer(NodeCheck node) => node.PerChannelInput(("slope", false, true));
 
     public override Layer Lower(GraphNode n, LowerContext context) =>
         new ActivationLayer(n.Label, Activation.PRelu, n.Inputs[0], n.Output) { Slopes = Broadcast(n.Tensor("slope")!.Data, n.Inputs[0].Channels) };

@@ -15,7 +15,7 @@ internal sealed class PixelShuffleOp : OpDefinition
     {
         int r = node.Factor("factor", 1);
         if (node.Ok && node.Cin % (r * r) != 0)
-            node.Fail(BbcuDiagnostics.ChannelMismatch, node.Map.At(node.Decl.Inputs[0].Node), node.File, node.Label, $"a multiple of {r * r} (factor²)", node.Inputs[0].Name, node.Cin);
+            node.Fail(BbcuDiagnostics.ChannelMismatch, node.InputAt(0), node.File, node.Label, $"a multiple of {r * r} (factor²)", node.Inputs[0].Name, node.Cin);
         node.OutChannels = node.Cin / (r * r);
         node.OutScale *= r;
     }

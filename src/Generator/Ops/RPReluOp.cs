@@ -12,9 +12,7 @@ internal sealed class RPReluOp : OpDefinition
 
     public override void Infer(NodeCheck node)
     {
-        node.PerChannel("bias0", node.Cin, nchw: true);
-        node.PerChannel("bias1", node.Cin, nchw: true);
-        node.Shape("slope", new[] { node.Cin }, new[] { 1 });
+        node.PerChannelInput(("bias0", true, false), ("bias1", true, false), ("slope", false, true));
     }
 
     public override Layer Lower(GraphNode n, LowerContext context) =>

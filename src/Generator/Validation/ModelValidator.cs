@@ -120,6 +120,7 @@ internal static class ModelValidator
         // Shapes, in order.
         var values = new Dictionary<string, Value> { [doc.InputName] = new Value(doc.InputName, doc.InputChannels) };
         var nodes = new List<GraphNode>();
+        var dead = new List<NodeDecl>();
         foreach (NodeDecl n in order)
         {
             var inputs = n.Inputs.Select(i => values.TryGetValue(i.Name, out Value? v) ? v : null).ToArray();
@@ -129,8 +130,13 @@ internal static class ModelValidator
             if (g is null) { ok = false; continue; }
             values[n.Output] = g.Output;
             if (live.Contains(n.Output)) nodes.Add(g);
-            else diagnostics.Add(BbcuDiagnostics.UnusedValue, map.At(n.OutputNode), file, n.Label, n.Output);
+            else dead.Add(n);
         }
+        // Dead nodes only in a graph without errors: after one (a node reading the wrong value, say), the
+        // values it leaves unread are no reason to "remove the node", and would bury the one error in warnings.
+        if (ok)
+            foreach (NodeDecl n in dead)
+                diagnostics.Add(BbcuDiagnostics.UnusedValue, map.At(n.OutputNode), file, n.Label, n.Output);
 
         // One warning for all of them: a checkpoint with optimizer state or EMA copies can hold thousands.
         var unused = weights.Tensors.Where(e => !used.Contains(e.Name)).Select(e => e.Name).ToList();
