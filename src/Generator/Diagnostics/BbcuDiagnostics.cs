@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using System.Reflection;
 using Microsoft.CodeAnalysis;
 
 namespace Bbcu.Generator.Diagnostics;
@@ -113,12 +115,44 @@ internal static class BbcuDiagnostics
 
     public static DiagnosticDescriptor Get(string id) => ById[id];
 
+    /// <summary>
+    /// Where <paramref name="id"/> is explained (cause, example, fix): its section of docs/diagnostics.md in the
+    /// project's repository, <c>{PackageProjectUrl}/blob/main/docs/diagnostics.md#bbcu0xx</c>; null when the
+    /// build left the URL out of this assembly's metadata.
+    /// </summary>
+    public static string? HelpLink(string id) => Help.Base is null ? null : Help.Base + "#" + id.ToLowerInvariant();
+
     private static DiagnosticDescriptor Error(string id, string title, string format) =>
-        new(id, title, format, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+        new(id, title, format, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
 
     private static DiagnosticDescriptor Warning(string id, string title, string format) =>
-        new(id, title, format, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+        new(id, title, format, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
 
     private static DiagnosticDescriptor Info(string id, string title, string format) =>
-        new(id, title, format, Category, DiagnosticSeverity.Info, isEnabledByDefault: true);
+        new(id, title, format, Category, DiagnosticSeverity.Info, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
+
+    /// <summary>
+    /// The project's URL from this assembly's <c>[AssemblyMetadata("BbcuProjectUrl", …)]</c>, which
+    /// Bbcu.Generator.csproj writes from Directory.Build.props' PackageProjectUrl. A nested class, so that it is
+    /// read before the first descriptor whatever the order of the fields above.
+    /// </summary>
+    private static class Help
+    {
+        public static readonly string? Base = Read();
+
+        private static string? Read()
+        {
+            try
+            {
+                foreach (AssemblyMetadataAttribute a in typeof(BbcuDiagnostics).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>())
+                    if (a.Key == "BbcuProjectUrl" && !string.IsNullOrWhiteSpace(a.Value))
+                        return a.Value!.TrimEnd('/') + "/blob/main/docs/diagnostics.md";
+            }
+            catch (Exception)
+            {
+                // Never into the compiler: the descriptors then have no help link.
+            }
+            return null;
+        }
+    }
 }
