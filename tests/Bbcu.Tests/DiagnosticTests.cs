@@ -1071,110 +1071,6 @@ public sealed class DiagnosticTests
         AssertAt(d, TinyJson, "\"head\", \"inputs\": [\"x\"]", "\"x\"");
     }
 
-    // ------------------------------------------------------------------------------------------------------------
-    // A node wired to the wrong value: one BBCU017 that names the wiring, nothing else (issue 14, item 3)
-    // ------------------------------------------------------------------------------------------------------------
-
-    [Fact]
-    public void BinaryConvReadingTheWrongValue_BBCU017()
-    {
-        // 'body' reads the 1-channel model input instead of the 2-channel 'r'. Before: BBCU017, a BBCU015 blaming the
-        // correct body.move ("needs [1, 1, 1, 1]"), and a BBCU021 "remove the node" for each of 'head' and 'act'.
-        string json = Edit("\"inputs\": [\"r\"]", "\"inputs\": [\"x\"]");
-        GeneratorResult r = Run(json, TinyWeights());
-        Diagnostic d = AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error,
-            "model.json: node 'body' expects 2 channels from value 'x', which has 1; fix the tensor shapes or the node's inputs");
-        AssertAt(d, json, "\"body\", \"inputs\": [\"x\"]", "\"x\"");
-        // Exactly this one: no BBCU015 for body.move or body.weight, no unused-node warnings for the nodes it no longer
-        // reads, nothing from 'tail' downstream.
-        Assert.Single(r.GeneratorDiagnostics);
-    }
-
-    /// <summary>The BBCU-M ×2 fixture, with the node that produces <paramref name="output"/> reading <paramref name="to"/> instead of <paramref name="from"/>.</summary>
-    private static (string Json, byte[] Weights) RewiredBbcuM(string output, string from, string to)
-    {
-        string folder = Repo.Path("tests", "fixtures", "bbcum_x2");
-        string json = File.ReadAllText(Path.Combine(folder, "model.json")).Replace("\r\n", "\n", StringComparison.Ordinal);
-        json = EditText(json, $"\"inputs\": [\n        \"{from}\"\n      ],\n      \"output\": \"{output}\"",
-                              $"\"inputs\": [\n        \"{to}\"\n      ],\n      \"output\": \"{output}\"");
-        return (json, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
-    }
-
-    /// <summary>A unique anchor for <see cref="RewiredBbcuM"/>'s edit: the new input, in the rewired node.</summary>
-    private static string RewiredAt(string output, string to) => $"\"{to}\"\n      ],\n      \"output\": \"{output}\"";
-
-    [Fact]
-    public void WrongWiringInARealModelIsReportedOnce_BBCU017()
-    {
-        // The first binary conv of BBCU-M reads the amplified 3-channel input instead of the 16-channel features. Its
-        // input_bias, RPReLU, residual add and everything downstream would fail too; only the wiring is reported.
-        var (json, weights) = RewiredBbcuM("body.0.body.0.conv", "h0", "x_amp");
-        GeneratorResult r = Run(json, weights);
-        Diagnostic d = AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error,
-            "model.json: node 'body.0.body.0' expects 16 channels from value 'x_amp', which has 3; fix the tensor shapes or the node's inputs");
-        AssertAt(d, json, RewiredAt("body.0.body.0.conv", "x_amp"), "\"x_amp\"");
-        Assert.Single(r.GeneratorDiagnostics);
-    }
-
-    [Fact]
-    public void PerChannelOpReadingTheWrongValue_BBCU017()
-    {
-        // An RPReLU whose three per-channel tensors agree on 16 channels reads a 3-channel value: one BBCU017, not a
-        // BBCU015 for each of bias0, slope and bias1.
-        var (json, weights) = RewiredBbcuM("body.0.body.0.act", "body.0.body.0.conv", "x_amp");
-        GeneratorResult r = Run(json, weights);
-        Diagnostic d = AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error,
-            "model.json: node 'body.0.body.0.relu' expects 16 channels from value 'x_amp', which has 3; fix the tensor shapes or the node's inputs");
-        AssertAt(d, json, RewiredAt("body.0.body.0.act", "x_amp"), "\"x_amp\"");
-        Assert.Single(r.GeneratorDiagnostics);
-    }
-
-    [Fact]
-    public void WrongWiringFoundDownstreamIsReportedOnce_BBCU017()
-    {
-        // A leaky ReLU has no per-channel tensors, so reading the 3-channel 'x_amp' instead of 'hr' surfaces at the
-        // conv that reads its output. Before: that BBCU017, ten BBCU021 "remove the node" for the nodes the wrong
-        // wire left unread and a BBCU033 for six more.
-        var (json, weights) = RewiredBbcuM("hr_act", "hr", "x_amp");
-        GeneratorResult r = Run(json, weights);
-        AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error, "model.json: node 'conv_last' expects 16 channels from value 'hr_act', which has 3");
-        Assert.Single(r.GeneratorDiagnostics);
-    }
-
-    [Fact]
-    public void BinaryConvWeightThatFitsNeitherItsInputNorItsInputBias_BBCU015()
-    {
-        // The input and body.move agree on 2 channels; body.weight says 3: the weight is wrong, not the wiring.
-        GeneratorResult r = Run(TinyJson, TinyWeightsWith("body.weight", new[] { 2, 3, 3, 3 }, Values(54)));
-        Diagnostic d = AssertDiagnostic(r, "BBCU015", DiagnosticSeverity.Error,
-            "model.json: node 'body' needs tensor 'body.weight' of shape [2, 2, 3, 3] but the weights file holds [2, 3, 3, 3]");
-        AssertAt(d, TinyJson, "\"body.weight\"", "\"body.weight\"");
-        Assert.Single(r.GeneratorDiagnostics);
-    }
-
-    [Fact]
-    public void PerChannelTensorsThatDisagree_BBCU015()
-    {
-        // The tensors do not agree among themselves: the odd one is a wrong tensor, reported as such.
-        string json = WithNodes("{\"op\": \"rprelu\", \"name\": \"act2\", \"inputs\": [\"b\"], \"output\": \"a\", \"bias0\": \"act2.b0\", \"slope\": \"act2.slope\", \"bias1\": \"act2.b1\"}", "a");
-        var tensors = TinyTensors();
-        tensors.Add(("act2.b0", new[] { 1, 3, 1, 1 }, new[] { 0.1f, 0.2f, 0.3f }));
-        tensors.Add(("act2.slope", new[] { 2 }, new[] { 0.25f, 0.25f }));
-        tensors.Add(("act2.b1", new[] { 1, 2, 1, 1 }, new[] { 0.1f, 0.2f }));
-        GeneratorResult r = Run(json, SafetensorsIo.Write(tensors));
-        Diagnostic d = AssertDiagnostic(r, "BBCU015", DiagnosticSeverity.Error,
-            "model.json: node 'act2' needs tensor 'act2.b0' of shape [1, 2, 1, 1] but the weights file holds [1, 3, 1, 1]");
-        AssertAt(d, json, "\"act2.b0\"", "\"act2.b0\"");
-        Assert.Single(r.GeneratorDiagnostics);
-
-        // All three on 3 channels while 'b' has 2: the node reads the wrong value.
-        tensors[^2] = ("act2.slope", new[] { 3 }, new[] { 0.25f, 0.25f, 0.25f });
-        tensors[^1] = ("act2.b1", new[] { 3 }, new[] { 0.1f, 0.2f, 0.3f });
-        GeneratorResult wired = Run(json, SafetensorsIo.Write(tensors));
-        AssertDiagnostic(wired, "BBCU017", DiagnosticSeverity.Error, "model.json: node 'act2' expects 3 channels from value 'b', which has 2");
-        Assert.Single(wired.GeneratorDiagnostics);
-    }
-
     [Fact]
     public void AddChannelMismatch_BBCU017()
     {
@@ -1314,6 +1210,102 @@ public sealed class DiagnosticTests
         tensors[4] = ("tail.bias", new[] { 1 }, new[] { 1e6f });
         GeneratorResult r = Run(TinyJson, SafetensorsIo.Write(tensors, "F16"));
         AssertDiagnostic(r, "BBCU023", DiagnosticSeverity.Error, "tensor 'tail.bias' holds 1 NaN or infinite value(s), the first at flat index 0");
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // A node wired to the wrong value: one BBCU017 that names the wiring, nothing else (issue 14, item 3)
+    // ------------------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void BinaryConvReadingTheWrongValue_BBCU017()
+    {
+        // 'body' reads the 1-channel model input instead of the 2-channel 'r'. Before: BBCU017, a BBCU015 blaming the
+        // correct body.move ("needs [1, 1, 1, 1]"), and a BBCU021 "remove the node" for each of 'head' and 'act'.
+        string json = Edit("\"inputs\": [\"r\"]", "\"inputs\": [\"x\"]");
+        GeneratorResult r = Run(json, TinyWeights());
+        Diagnostic d = AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error,
+            "model.json: node 'body' expects 2 channels from value 'x', which has 1; fix the tensor shapes or the node's inputs");
+        AssertAt(d, json, "\"body\", \"inputs\": [\"x\"]", "\"x\"");
+        // Exactly this one: no BBCU015 for body.move or body.weight, no unused-node warnings for the nodes it no longer
+        // reads, nothing from 'tail' downstream.
+        Assert.Single(r.GeneratorDiagnostics);
+    }
+
+    /// <summary>The BBCU-M ×2 fixture, with the node that produces <paramref name="output"/> reading <paramref name="to"/> instead of <paramref name="from"/>.</summary>
+    private static (string Json, byte[] Weights) RewiredBbcuM(string output, string from, string to)
+    {
+        string folder = Repo.Path("tests", "fixtures", "bbcum_x2");
+        string json = File.ReadAllText(Path.Combine(folder, "model.json")).Replace("\r\n", "\n", StringComparison.Ordinal);
+        json = EditText(json, $"\"inputs\": [\n        \"{from}\"\n      ],\n      \"output\": \"{output}\"",
+                              $"\"inputs\": [\n        \"{to}\"\n      ],\n      \"output\": \"{output}\"");
+        return (json, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
+    }
+
+    /// <summary>A unique anchor for <see cref="RewiredBbcuM"/>'s edit: the new input, in the rewired node.</summary>
+    private static string RewiredAt(string output, string to) => $"\"{to}\"\n      ],\n      \"output\": \"{output}\"";
+
+    /// <summary>
+    /// In BBCU-M, a node reads the amplified 3-channel input instead of 16-channel features: the first binary conv (its
+    /// input_bias, RPReLU, residual add and everything downstream would fail too), or an RPReLU (whose three per-channel
+    /// tensors agree on 16: not a BBCU015 for each of bias0, slope and bias1). Only the wiring is reported.
+    /// </summary>
+    [Theory]
+    [InlineData("body.0.body.0.conv", "h0", "body.0.body.0")]
+    [InlineData("body.0.body.0.act", "body.0.body.0.conv", "body.0.body.0.relu")]
+    public void WrongWiringInARealModelIsReportedOnce_BBCU017(string output, string from, string node)
+    {
+        var (json, weights) = RewiredBbcuM(output, from, "x_amp");
+        GeneratorResult r = Run(json, weights);
+        Diagnostic d = AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error,
+            $"model.json: node '{node}' expects 16 channels from value 'x_amp', which has 3; fix the tensor shapes or the node's inputs");
+        AssertAt(d, json, RewiredAt(output, "x_amp"), "\"x_amp\"");
+        Assert.Single(r.GeneratorDiagnostics);
+    }
+
+    [Fact]
+    public void WrongWiringFoundDownstreamIsReportedOnce_BBCU017()
+    {
+        // A leaky ReLU has no per-channel tensors, so reading the 3-channel 'x_amp' instead of 'hr' surfaces at the
+        // conv that reads its output. Before: that BBCU017, ten BBCU021 "remove the node" for the nodes the wrong
+        // wire left unread and a BBCU033 for six more.
+        var (json, weights) = RewiredBbcuM("hr_act", "hr", "x_amp");
+        GeneratorResult r = Run(json, weights);
+        AssertDiagnostic(r, "BBCU017", DiagnosticSeverity.Error, "model.json: node 'conv_last' expects 16 channels from value 'hr_act', which has 3");
+        Assert.Single(r.GeneratorDiagnostics);
+    }
+
+    [Fact]
+    public void BinaryConvWeightThatFitsNeitherItsInputNorItsInputBias_BBCU015()
+    {
+        // The input and body.move agree on 2 channels; body.weight says 3: the weight is wrong, not the wiring.
+        GeneratorResult r = Run(TinyJson, TinyWeightsWith("body.weight", new[] { 2, 3, 3, 3 }, Values(54)));
+        Diagnostic d = AssertDiagnostic(r, "BBCU015", DiagnosticSeverity.Error,
+            "model.json: node 'body' needs tensor 'body.weight' of shape [2, 2, 3, 3] but the weights file holds [2, 3, 3, 3]");
+        AssertAt(d, TinyJson, "\"body.weight\"", "\"body.weight\"");
+        Assert.Single(r.GeneratorDiagnostics);
+    }
+
+    [Fact]
+    public void PerChannelTensorsThatDisagree_BBCU015()
+    {
+        // The tensors do not agree among themselves: the odd one is a wrong tensor, reported as such.
+        string json = WithNodes("{\"op\": \"rprelu\", \"name\": \"act2\", \"inputs\": [\"b\"], \"output\": \"a\", \"bias0\": \"act2.b0\", \"slope\": \"act2.slope\", \"bias1\": \"act2.b1\"}", "a");
+        var tensors = TinyTensors();
+        tensors.Add(("act2.b0", new[] { 1, 3, 1, 1 }, new[] { 0.1f, 0.2f, 0.3f }));
+        tensors.Add(("act2.slope", new[] { 2 }, new[] { 0.25f, 0.25f }));
+        tensors.Add(("act2.b1", new[] { 1, 2, 1, 1 }, new[] { 0.1f, 0.2f }));
+        GeneratorResult r = Run(json, SafetensorsIo.Write(tensors));
+        Diagnostic d = AssertDiagnostic(r, "BBCU015", DiagnosticSeverity.Error,
+            "model.json: node 'act2' needs tensor 'act2.b0' of shape [1, 2, 1, 1] but the weights file holds [1, 3, 1, 1]");
+        AssertAt(d, json, "\"act2.b0\"", "\"act2.b0\"");
+        Assert.Single(r.GeneratorDiagnostics);
+
+        // All three on 3 channels while 'b' has 2: the node reads the wrong value.
+        tensors[^2] = ("act2.slope", new[] { 3 }, new[] { 0.25f, 0.25f, 0.25f });
+        tensors[^1] = ("act2.b1", new[] { 3 }, new[] { 0.1f, 0.2f, 0.3f });
+        GeneratorResult wired = Run(json, SafetensorsIo.Write(tensors));
+        AssertDiagnostic(wired, "BBCU017", DiagnosticSeverity.Error, "model.json: node 'act2' expects 3 channels from value 'b', which has 2");
+        Assert.Single(wired.GeneratorDiagnostics);
     }
 
     // ------------------------------------------------------------------------------------------------------------
