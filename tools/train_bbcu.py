@@ -390,6 +390,15 @@ def parse_args(argv):
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--print-every", type=int, default=50)
     p.add_argument("--resume", action="store_true", help="continue from PREFIX.ckpt")
+    p.add_argument("--init", metavar="WEIGHTS",
+                   help="start from these weights (an exported .safetensors or a .pth state_dict) instead of at random, "
+                        "when there is no PREFIX.ckpt to resume: training goes on from a released model")
+    p.add_argument("--init-iter", type=int, default=0, metavar="N",
+                   help="with --init: the iteration those weights were trained to, so that the lr schedule and the "
+                        "batches continue where that run stopped (Adam's moments start afresh)")
+    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+                   help="also evaluate on the held-out photo every N iterations and record the PSNR curve "
+                        "in PREFIX.eval.json (for reporting only: nothing is chosen by it)")
     p.add_argument("--eval", action="store_true", help="evaluate on the held-out photo at the end")
     p.add_argument("--eval-only", action="store_true", help="only evaluate PREFIX.pth")
     p.add_argument("--eval-seed", type=int, default=1, help="noise seed for evaluation (default 1)")
@@ -441,8 +450,13 @@ def main(argv=None):
         optim.load_state_dict(st["optim"])
         it, elapsed, hist = st["iter"], st["elapsed"], st.get("history", [])
         print("resumed from %s at iteration %d (%.1f min trained)" % (ckpt_path, it, elapsed / 60), flush=True)
+    elif ns.init:
+        model.load_state_dict(load_weights(ns.init))
+        it = ns.init_iter
+        print("starting from %s at iteration %d (no %s to resume)" % (ns.init, it, ckpt_path), flush=True)
     elif ns.resume:
         print("no %s: starting from scratch" % ckpt_path, flush=True)
+    curve = [] if not (ns.resume and os.path.isfile(ckpt_path)) else st.get("curve", [])
 
     images = [load_for_task(n, task) for n in TRAIN_IMAGES]
     area = np.array([im.shape[0] * im.shape[1] for im in images], np.float64)
@@ -452,7 +466,7 @@ def main(argv=None):
 
     def save(spent, final=False):
         state = {"model": model.state_dict(), "optim": optim.state_dict(), "iter": it,
-                 "elapsed": spent, "history": hist, "args": dict(args), "fp": ns.fp,
+                 "elapsed": spent, "history": hist, "curve": curve, "args": dict(args), "fp": ns.fp,
                  "cli": vars(ns)}
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
@@ -481,6 +495,16 @@ def main(argv=None):
             print("iter %6d  lr %.2e  L1 %.5f  %.1f min  %.2f s/iter"
                   % (it, lr, run_loss / run_n, now / 60, (time.time() - t_start) / (it - it0)), flush=True)
             run_loss, run_n = 0.0, 0
+        if ns.eval_every > 0 and it % ns.eval_every == 0:
+            t_eval = time.time()
+            model.eval()
+            res, _, _, _ = evaluate(model, task, ns.eval_seed, ns.threads)
+            model.train()
+            t_start += time.time() - t_eval  # evaluation time is not training time
+            point = {"iteration": it, "minutes": round((elapsed + time.time() - t_start) / 60, 2)}
+            point.update({k: v for k, v in res["output"].items()})
+            curve.append(point)
+            print("eval   %6d  %s" % (it, json.dumps(res["output"])), flush=True)
         if it % ns.save_every == 0:
             save(elapsed + time.time() - t_start)
     elapsed += time.time() - t_start
@@ -488,8 +512,27 @@ def main(argv=None):
     print("trained %d iterations in %.1f min" % (it, elapsed / 60), flush=True)
     model.eval()
     if ns.eval:
-        return run_eval(model, ns, task, {"iterations": it, "train_minutes": elapsed / 60})
+        info = {"iterations": it, "train_minutes": elapsed / 60}
+        if ns.init:
+            info["init"] = {"weights": os.path.basename(ns.init), "iteration": ns.init_iter}
+        if curve:
+            info["curve"] = curve
+        return run_eval(model, ns, task, info)
     return 0
+
+
+def load_weights(path):
+    """A state_dict from an exported .safetensors file or a .pth (bare or wrapped, as the exporter reads it)."""
+    if path.endswith(".safetensors"):
+        import safetensors_io
+        tensors, _ = safetensors_io.load(path)
+        return {name: torch.from_numpy(np.array(value)) for name, value in tensors.items()}
+    state = torch.load(path, map_location="cpu")
+    for key in ("params", "params_ema", "state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    return state
 
 
 def make_task(ns, args):
