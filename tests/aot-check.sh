@@ -6,9 +6,9 @@
 # Prints each binary's size, its publish time and its start-to-finish time. Needs the JIT builds first
 # (`dotnet build BbcuCompiler.sln -c Release`, which `dotnet test` does).
 #
-# The Arm64 half needs Debian's clang lld libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
-# libstdc++-12-dev-arm64-cross (the README's cross-publish packages) and qemu-user-static; they are
-# installed with apt-get when missing (root or sudo), and a failed install fails the check.
+# The Arm64 half needs Debian's clang lld libc6-dev-arm64-cross libgcc-12-dev-arm64-cross (the README's
+# cross-publish packages) and qemu-user-static; they are installed with apt-get when missing (root or
+# sudo), and a failed install fails the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -24,7 +24,6 @@ arm64_prereqs() {
   command -v ld.lld >/dev/null 2>&1 || missing+=(lld)
   [ -e "$arm64_libs/lib/crt1.o" ] || missing+=(libc6-dev-arm64-cross)
   [ -e /usr/lib/gcc-cross/aarch64-linux-gnu/12/libgcc.a ] || missing+=(libgcc-12-dev-arm64-cross)
-  [ -e /usr/lib/gcc-cross/aarch64-linux-gnu/12/libstdc++.so ] || missing+=(libstdc++-12-dev-arm64-cross)
   command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo="" p
