@@ -57,7 +57,11 @@ publish() {
 # run_case NAME ARGS...: the x64 JIT build's output first, then each native binary's, compared with it.
 run_case() {
   local name=$1; shift
-  dotnet "samples/$name/bin/Release/net10.0/$name.dll" --input "$photo" "$@" --output "$out/$name.jit.png" --threads 2 >"$out/$name.jit.txt"
+  # Standard error (the samples' progress lines) goes to a file, shown when a run fails.
+  if ! dotnet "samples/$name/bin/Release/net10.0/$name.dll" --input "$photo" "$@" --output "$out/$name.jit.png" --threads 2 \
+       >"$out/$name.jit.txt" 2>"$out/$name.jit.err"; then
+    cat "$out/$name.jit.txt" "$out/$name.jit.err"; echo "aot-check: $name: the JIT build failed"; status=1; return
+  fi
   local rid
   for rid in "${rids[@]}"; do
     local bin="$out/$name-$rid/$name" run=() size t0 t1
@@ -65,8 +69,9 @@ run_case() {
     [ "$rid" = linux-arm64 ] && run=(qemu-aarch64-static -L "$arm64_libs")
     size=$(stat -c %s "$bin")
     t0=$(date +%s%N)
-    if ! "${run[@]}" "$bin" --input "$photo" "$@" --output "$out/$name.$rid.png" --threads 2 >"$out/$name.$rid.txt"; then
-      cat "$out/$name.$rid.txt"; echo "aot-check: $name $rid: the native binary failed"; status=1; continue
+    if ! "${run[@]}" "$bin" --input "$photo" "$@" --output "$out/$name.$rid.png" --threads 2 \
+         >"$out/$name.$rid.txt" 2>"$out/$name.$rid.err"; then
+      cat "$out/$name.$rid.txt" "$out/$name.$rid.err"; echo "aot-check: $name $rid: the native binary failed"; status=1; continue
     fi
     t1=$(date +%s%N)
     grep -E "restored|Native AOT" "$out/$name.$rid.txt" | sed "s/^/  $name ($rid AOT): /"
