@@ -6,7 +6,7 @@ namespace Bbcu.Samples.Deblock;
 /// The DnCNN3-BBCU grey JPEG deblocker (quality 20), compiled at build time from samples/models/deblock_dncnn3_bbcu_q20.json + .safetensors
 /// (see docs/models.md).
 /// </summary>
-[BbcuModel("deblock_dncnn3_bbcu_q20.json", "deblock_dncnn3_bbcu_q20.safetensors")]
+[BbcuModel("deblock_dncnn3_bbcu_q20.json")]
 public static partial class Deblocker { }
 
 /// <summary>Command-line sample; <c>Deblock --help</c> lists the options.</summary>

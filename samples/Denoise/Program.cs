@@ -6,7 +6,7 @@ namespace Bbcu.Samples.Denoise;
 /// The DnCNN-BBCU colour denoiser (σ = 25), compiled at build time from samples/models/denoise_dncnn_bbcu_s25.json + .safetensors
 /// (see docs/models.md).
 /// </summary>
-[BbcuModel("denoise_dncnn_bbcu_s25.json", "denoise_dncnn_bbcu_s25.safetensors")]
+[BbcuModel("denoise_dncnn_bbcu_s25.json")]
 public static partial class Denoiser { }
 
 /// <summary>Command-line sample; <c>Denoise --help</c> lists the options.</summary>

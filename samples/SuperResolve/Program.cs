@@ -6,11 +6,11 @@ namespace Bbcu.Samples.SuperResolve;
 /// The BBCU-M ×2 super-resolution network, compiled at build time from samples/models/sr_bbcum_x2.json +
 /// .safetensors (see docs/models.md).
 /// </summary>
-[BbcuModel("sr_bbcum_x2.json", "sr_bbcum_x2.safetensors")]
+[BbcuModel("sr_bbcum_x2.json")]
 public static partial class Upscaler2 { }
 
 /// <summary>The BBCU-M ×4 super-resolution network (samples/models/sr_bbcum_x4.*).</summary>
-[BbcuModel("sr_bbcum_x4.json", "sr_bbcum_x4.safetensors")]
+[BbcuModel("sr_bbcum_x4.json")]
 public static partial class Upscaler4 { }
 
 /// <summary>Command-line sample; <c>SuperResolve --help</c> lists the options.</summary>
