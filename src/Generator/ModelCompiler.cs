@@ -33,7 +33,7 @@ internal static class ModelCompiler
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, $"{e.GetType().Name}: {e.Message}");
+            diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, $"{e.GetType().Name}: {e.Message}".TrimEnd('.'));
             source = data = "";
         }
         var all = request.Diagnostics.Concat(diagnostics.Items).Concat(diagnostics.Truncation(request.FullName)).ToArray();
@@ -69,7 +69,7 @@ internal static class ModelCompiler
         if (modelFile is null || weightsFile is null) return null;
         if ((modelFile.Crash ?? weightsFile.Crash) is string crash)
         {
-            diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, crash);
+            diagnostics.Add(BbcuDiagnostics.InternalError, SiteAnchor.Attribute, request.FullName, crash.TrimEnd('.')); // the message adds its own period
             return null;
         }
         // A listed file that is not there is a wrong path, not a malformed file.

@@ -1484,7 +1484,7 @@ public sealed class DiagnosticTests
         public override string Path { get; }
 
         public override SourceText? GetText(CancellationToken cancellationToken = default) =>
-            throw new InvalidOperationException("simulated failure");
+            throw new InvalidOperationException("simulated failure."); // ends with a period, as most exception messages do
     }
 
     [Fact]
@@ -1495,8 +1495,8 @@ public sealed class DiagnosticTests
         var files = new AdditionalText[] { new ThrowingText(Path.Combine(dir, "model.json")), new FileText(Path.Combine(dir, "model.safetensors")) };
         GeneratorResult r = Check(GeneratorHarness.Run(GeneratorHarness.CreateCompilation(GeneratorHarness.DefaultSource), GeneratorHarness.CreateDriver(files)));
         Diagnostic d = AssertDiagnostic(r, "BBCU099", DiagnosticSeverity.Error,
-            "BbcuCompiler failed while compiling 'TestModels.Model': InvalidOperationException: simulated failure",
-            "This is a bug in BbcuCompiler; please report it with the model file");
+            "BbcuCompiler failed while compiling 'TestModels.Model': InvalidOperationException: simulated failure. This is a bug in BbcuCompiler; please report it with the model file");
+        Assert.DoesNotContain("..", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
         AssertErrors(r, "BBCU099");
         // At the [BbcuModel(...)] attribute.
         AssertAt(d, GeneratorHarness.DefaultSource, "BbcuModel(\"model.json\", \"model.safetensors\")", "BbcuModel(\"model.json\", \"model.safetensors\")", fileName: "Model.cs");
