@@ -391,8 +391,10 @@ def export(arch, checkpoint, overrides, out_prefix, weights_dtype="f32", exporte
     json_bytes = (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode("utf-8")
 
     out_dir = os.path.dirname(os.path.abspath(out_prefix))
-    if not os.path.isdir(out_dir):
-        raise ExportError("--out %s: directory %s does not exist" % (out_prefix, out_dir))
+    try:
+        os.makedirs(out_dir, exist_ok=True)  # --out models/denoise creates models/
+    except OSError as e:
+        raise ExportError("--out %s: cannot create the directory %s: %s" % (out_prefix, out_dir, e.strerror or e))
     with open(out_prefix + ".safetensors", "wb") as f:
         f.write(st_bytes)
     with open(out_prefix + ".json", "wb") as f:

@@ -609,6 +609,26 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertIn("torch.load failed", stderr.getvalue())
 
+    def test_out_creates_its_directory(self):
+        # --out models/denoise into a folder that does not exist yet: created, as a user expects.
+        prefix = os.path.join(self.path("new"), "models", "denoise")
+        self.assertEqual(export_main(["--arch", "dncnn", "--checkpoint", self.bare]
+                                     + self.arg_list(self.small_args) + ["--out", prefix]), 0)
+        self.assertTrue(os.path.isfile(prefix + ".json") and os.path.isfile(prefix + ".safetensors"))
+        # A file where the directory should be: a clear error, nothing written.
+        blocker = self.path("blocker")
+        with open(blocker, "w") as f:
+            f.write("x")
+        stderr = io.StringIO()
+        old, sys.stderr = sys.stderr, stderr
+        try:
+            rc = export_main(["--arch", "dncnn", "--checkpoint", self.bare] + self.arg_list(self.small_args)
+                             + ["--out", os.path.join(blocker, "denoise")])
+        finally:
+            sys.stderr = old
+        self.assertEqual(rc, 2)
+        self.assertIn("cannot create the directory", stderr.getvalue())
+
     def test_deterministic(self):
         a, b = self.path("det_a"), self.path("det_b")
         for p in (a, b):
