@@ -47,16 +47,21 @@ public static class Strip
                     for (int k = 0; k < channels; k++)
                         data[((h + Gap + r) * width + left + c) * channels + k] =
                             panels[i].Data[((zr.Y + r / factor) * first.Width + zr.X + c / factor) * channels + k];
-            Outline(data, width, channels, left + zr.X - x, zr.Y - y, zr.Width, zr.Height);
+            Outline(data, width, channels, left, w, h, left + zr.X - x, zr.Y - y, zr.Width, zr.Height);
         }
         return new Image8(data, width, height, channels);
     }
 
-    /// <summary>A one-pixel frame just outside the w × h box at (x, y): red in colour, white-on-black alternating in grey.</summary>
-    private static void Outline(byte[] data, int width, int channels, int x, int y, int w, int h)
+    /// <summary>
+    /// A one-pixel frame just outside the w × h box at (x, y), clipped to its panel (columns
+    /// <paramref name="panelLeft"/> … + <paramref name="panelWidth"/>, rows 0 … <paramref name="panelHeight"/>):
+    /// red in colour, white-on-black alternating in grey.
+    /// </summary>
+    private static void Outline(byte[] data, int width, int channels, int panelLeft, int panelWidth, int panelHeight, int x, int y, int w, int h)
     {
         void Set(int px, int py, int i)
         {
+            if (px < panelLeft || px >= panelLeft + panelWidth || py < 0 || py >= panelHeight) return;
             int o = (py * width + px) * channels;
             if (channels == 3) { data[o] = 230; data[o + 1] = 30; data[o + 2] = 30; }
             else data[o] = (byte)(i % 6 < 3 ? 255 : 0);

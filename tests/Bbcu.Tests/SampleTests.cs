@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using System.Text.Json;
 using Bbcu.Samples;
 using Bbcu.Tests.Infrastructure;
@@ -139,6 +140,31 @@ public sealed class SampleTests
         _out.WriteLine($"chroma vs the JPEG's: mean |diff| {sum / restored.Length:F3}, max {worst:F2} (8-bit levels)");
         Assert.True(sum / restored.Length < 0.5, $"the chroma moved by {sum / restored.Length:F3} levels on average");
         Assert.True(r.RestoredPsnr - r.BaselinePsnr > 0.5, $"luma gain {r.RestoredPsnr - r.BaselinePsnr:F2} dB");
+    }
+
+    /// <summary>
+    /// The strip's magnified row: as wide as the panels' row, the zoomed pixels nearest-neighbour copies,
+    /// and a zoom box on the region's very edge (its frame clipped to the panel) is no error.
+    /// </summary>
+    [Theory]
+    [InlineData(20, 10, 10, 8)]  // inside
+    [InlineData(0, 0, 10, 10)]   // on the top-left corner of the region
+    [InlineData(30, 30, 10, 10)] // on the bottom-right corner
+    public void StripZoomMagnifiesAndFramesTheRegion(int zx, int zy, int zw, int zh)
+    {
+        var rng = new Random(5);
+        var data = new byte[40 * 40 * 3];
+        rng.NextBytes(data);
+        var a = new Image8(data, 40, 40, 3);
+        var b = new Image8(data.Reverse().ToArray(), 40, 40, 3);
+        Image8 strip = Strip.Compose(new[] { a, b }, null, (zx, zy, zw, zh));
+        int factor = 40 / zw;
+        Assert.Equal(2 * 40 + 8, strip.Width);
+        Assert.Equal(40 + 8 + zh * factor, strip.Height);
+        for (int r = 0; r < zh * factor; r++)
+            for (int c = 0; c < zw * factor; c++)
+                for (int k = 0; k < 3; k++)
+                    Assert.Equal(b.Data[((zy + r / factor) * 40 + zx + c / factor) * 3 + k], strip.Data[((40 + 8 + r) * strip.Width + 48 + c) * 3 + k]);
     }
 
     /// <summary>A run cancelled after the model (here: as soon as the time is reported) writes no file and throws.</summary>
