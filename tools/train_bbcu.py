@@ -522,17 +522,10 @@ def main(argv=None):
 
 
 def load_weights(path):
-    """A state_dict from an exported .safetensors file or a .pth (bare or wrapped, as the exporter reads it)."""
-    if path.endswith(".safetensors"):
-        import safetensors_io
-        tensors, _ = safetensors_io.load(path)
-        return {name: torch.from_numpy(np.array(value)) for name, value in tensors.items()}
-    state = torch.load(path, map_location="cpu")
-    for key in ("params", "params_ema", "state_dict", "model"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-            break
-    return state
+    """A state_dict from an exported .safetensors file or a .pth, read as the exporter reads a checkpoint
+    (wrappers and "module." prefixes removed)."""
+    from bbcu_export.export import load_checkpoint
+    return {name: torch.from_numpy(np.array(value)) for name, value in load_checkpoint(path).tensors.items()}
 
 
 def make_task(ns, args):

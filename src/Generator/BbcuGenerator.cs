@@ -75,7 +75,7 @@ public sealed class BbcuGenerator : IIncrementalGenerator
         // The weights of <BbcuModel> items are no AdditionalFiles item: read from disk, again whenever their hash changes.
         IncrementalValuesProvider<FileContent> itemWeights = wanted
             .SelectMany(static (all, _) => ModelFiles.ItemWeights(all))
-            .Select(static (file, ct) => ModelFiles.ReadItemWeights(file, ct))
+            .Select(static (file, _) => ModelFiles.ReadItemWeights(file))
             .WithTrackingName(FileStep);
 
         IncrementalValuesProvider<CompiledModel> compiled = resolved

@@ -98,7 +98,7 @@ internal static class ModelFiles
     public static IEnumerable<WantedFile> ItemWeights(EquatableArray<WantedFile> wanted) => wanted.Where(w => w.Hash is not null);
 
     /// <summary>Reads the weights of a <c>&lt;BbcuModel&gt;</c> item from disk.</summary>
-    public static FileContent ReadItemWeights(WantedFile file, CancellationToken ct) =>
+    public static FileContent ReadItemWeights(WantedFile file) =>
         Read(() => ReadWeights(file.Path), file.Path, file.Kind);
 
     private static FileContent Read(Func<FileContent> read, string path, ModelFileKind kind)

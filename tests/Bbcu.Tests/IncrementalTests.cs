@@ -174,9 +174,7 @@ public sealed class IncrementalTests
         string dataOfA() => p.Driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "TestModels.A.Bbcu.Data.g.cs").SourceText.ToString();
         string before = dataOfA();
         AdditionalText weights = p.Text("a/model.safetensors");
-        var tensors = SafetensorsIo.Read(weights.Path);
-        File.WriteAllBytes(weights.Path, SafetensorsIo.Write(tensors.OrderBy(t => t.Key, StringComparer.Ordinal)
-            .Select(t => (t.Key, t.Value.Shape, t.Value.AsFloats().Select(v => v * 0.5f).ToArray()))));
+        SafetensorsIo.Scale(weights.Path, 0.5f);
         p.Replace(weights, new FileText(weights.Path));
         GeneratorRunResult run = p.Run();
         var reasons = Reasons(run, BbcuGenerator.CompileStep);
@@ -220,9 +218,7 @@ public sealed class IncrementalTests
         AssertCached(same, BbcuGenerator.FileStep);
         AssertModelsNotRecompiled(same);
 
-        var tensors = SafetensorsIo.Read(weights);
-        File.WriteAllBytes(weights, SafetensorsIo.Write(tensors.OrderBy(t => t.Key, StringComparer.Ordinal)
-            .Select(t => (t.Key, t.Value.Shape, t.Value.AsFloats().Select(v => v * 0.5f).ToArray()))));
+        SafetensorsIo.Scale(weights, 0.5f);
         p.Driver = p.Driver.WithUpdatedAnalyzerConfigOptions(new ItemMetadata().Model(json, weights));
         GeneratorRunResult changed = p.Run();
         var reasons = Reasons(changed, BbcuGenerator.CompileStep);

@@ -72,6 +72,11 @@ public static class SafetensorsIo
         return result;
     }
 
+    /// <summary>Rewrites a weights file with every value multiplied by <paramref name="factor"/> (an edit that changes every output).</summary>
+    public static void Scale(string path, float factor) =>
+        File.WriteAllBytes(path, Write(Read(path).OrderBy(t => t.Key, StringComparer.Ordinal)
+            .Select(t => (t.Key, t.Value.Shape, t.Value.AsFloats().Select(v => v * factor).ToArray()))));
+
     /// <summary>Writes F32 tensors in the given order (contiguous, no holes).</summary>
     public static byte[] Write(IEnumerable<(string Name, int[] Shape, float[] Data)> tensors, string dtype = "F32")
     {
