@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Static speed estimate of the Arm64 binary-convolution kernel (issue 15's method, first version):
-#   1. publish tests/KernelCheck for linux-arm64 and run it under qemu-aarch64-static with the JIT's
-#      disassembly of PopcountAdvSimd.XorPopcount (FullOpts) written to a file;
-#   2. cut out the inner loop and the per-group reduction, rewrite the JIT's `eor vA.2d` spelling as
-#      `.16b` (the same instruction; LLVM's assembler accepts only .8b/.16b);
-#   3. run llvm-mca (Debian's LLVM 14) with several scheduling models and turn cycles per iteration into
-#      cycles per output pixel of a 64->64 3x3 binary conv, and milliseconds at 56x56 and 2.15 GHz
-#      (daBNN's figure: 1.28 ms on one Pixel 1 core), next to the NEON CNT roofline of the same formulation.
-# LLVM 14 has no Cortex-A76/Neoverse-N1 model: -mcpu=cortex-a72/a76/neoverse-n1/n2/v1/x1 all use the
-# Cortex-A57 model (3-wide), which is what "a57" below stands for. Emulated runs measure nothing; the
-# numbers are llvm-mca's, for the code the JIT emits today. Needs qemu-user-static, the arm64 cross libc
-# and llvm (tests/arm64-check.sh installs the first two). Usage: bash bench/arm64-estimate.sh [WORKDIR]
+# Static speed estimate of the Arm64 binary convolution (issue 15's method):
+#   1. publish tests/KernelCheck for linux-arm64 and run it under qemu-aarch64-static with the JIT's FullOpts
+#      disassembly of the binary-conv kernels written to a file (DOTNET_JitDisasm; KernelCheck compiles the
+#      paper DnCNN-BBCU, so the listing is the code a real 64->64 layer gets: PReLU, bias, residual and the
+#      next layer's sign-and-pack fused, its layer struct's constants folded);
+#   2. cut the hot loops out of the listing (bench/arm64-loops.py): the specialised kernel's row of three taps
+#      for one quad (4 pixels x 4 output channels) and what runs once per quad (reduction, epilogue, stores),
+#      the fused sign-pack's per-channel loop, and the generic per-pixel kernel's loop and reduction;
+#   3. run llvm-mca (Debian's LLVM 14) on them with several scheduling models. A quad is costed as one
+#      straight run of its three tap rows and its epilogue, so the model overlaps them as an out-of-order
+#      core would. Per interior output pixel of a 64->64 3x3 layer: 16 groups x quad / 4.
+#   4. compare with the NEON CNT roofline of the same formulation (EOR + CNT + byte ADD per 128 weight/
+#      activation pairs, 288 per pixel), measured per model by llvm-mca on independent triples, and with
+#      daBNN's 1.28 ms for this layer at 56x56 on one 2.15 GHz Kryo core (Pixel 1).
+# Models: kryo is daBNN's own core; LLVM 14 has no Cortex-A76/Neoverse-N1 model (-mcpu=cortex-a72/a76/
+# neoverse-n1/n2 all give the Cortex-A57 model, 3-wide, 128-bit FP ops as two 64-bit uops), so "a57" stands
+# for A72..N1 and overstates the float epilogue on A76-class cores; a55 is the in-order little core; apple-a13
+# a wide upper bound. Not counted: border columns (per-pixel kernel, "generic" below), the caller's loops.
+# llvm-mca models neither caches nor branch prediction. Needs qemu-user-static, the arm64 cross libc, llvm
+# and python3. Usage: bash bench/arm64-estimate.sh [WORKDIR]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${1:-$(mktemp -d -t arm64-estimate.XXXXXX)}"
@@ -21,33 +29,41 @@ command -v qemu-aarch64-static >/dev/null || { echo "arm64-estimate: qemu-aarch6
 rm -f "$work/disasm.txt" # the JIT appends to it
 dotnet publish "$root/tests/KernelCheck" -c Release -r linux-arm64 --self-contained -o "$work/kc" \
   --artifacts-path "$work/artifacts" -nologo -v q >"$work/publish.log" 2>&1 || { cat "$work/publish.log"; exit 1; }
-DOTNET_TieredCompilation=0 DOTNET_JitDisasm='XorPopcount' DOTNET_JitStdOutFile="$work/disasm.txt" \
+DOTNET_TieredCompilation=0 DOTNET_JitDisasm='ConvBandAdvSimdOneWord PackBandAdvSimd XorPopcount' DOTNET_JitStdOutFile="$work/disasm.txt" \
   DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 qemu-aarch64-static -L /usr/aarch64-linux-gnu "$work/kc/KernelCheck" "$work/kernelcheck.txt" >"$work/kernelcheck.log" 2>&1
 
-# The listing's basic blocks: the inner loop is the block that ends with a backward branch to itself.
-clean() { grep -vE '^[[:space:]]*;|^[[:space:]]*$|^[[:space:]]*align' | grep -vE '^[[:space:]]*(b|cb|tb)(\.|[a-z])*[[:space:]]' \
-  | sed -E 's/\bfp\b/x29/g; s/eor +(v[0-9]+)\.2d, (v[0-9]+)\.2d, (v[0-9]+)\.2d/eor \1.16b, \2.16b, \3.16b/'; }
-loop=$(awk '/^G_M[0-9]+_IG[0-9]+:/{label=$1; sub(":","",label); body=""; next} {body=body"\n"$0} /^[[:space:]]*b[a-z]+[[:space:]]+G_M/{ if ($2==label) { print body; exit } }' "$work/disasm.txt")
-[ -n "$loop" ] || { echo "arm64-estimate: no self-looping block in the listing ($work/disasm.txt)"; exit 1; }
-printf '%s\n' "$loop" | clean >"$work/loop.s"
-# The per-group reduction and store: the blocks after the loop, up to the function's epilogue.
-awk -v L="$(printf '%s\n' "$loop" | grep -m1 -E '^[[:space:]]*b[a-z]+[[:space:]]+G_M' | awk '{print $2}')" '
-  $0 ~ "^"L":" {inloop=1; next} inloop && /^G_M[0-9]+_IG[0-9]+:/ {inloop=0; red=1; next}
-  red && /^[[:space:]]*ret/ {exit} red && /^G_M[0-9]+_IG[0-9]+:/ {next} red && /ldp[[:space:]]+fp, lr/ {next} red {print}' \
-  "$work/disasm.txt" | clean >"$work/reduce.s"
-echo "inner loop ($(wc -l <"$work/loop.s") instructions; one 64-channel input word against 4 output channels):"
-sed 's/^/    /' "$work/loop.s"
+loops="python3 $root/bench/arm64-loops.py $work/disasm.txt"
+layer='Binary64To64_PRelu_Bias1_Residual_PacksNext](byref'
+$loops "ConvBandAdvSimdOneWord[KernelCheck.PaperDnCnn+$layer" cnt "$work/row.s" "$work/rest.s"
+cat "$work/row.s" "$work/row.s" "$work/row.s" "$work/rest.s" >"$work/quad.s"
+$loops 'PackBandAdvSimd(' fcmgt "$work/pack.s"
+$loops 'PopcountAdvSimd:XorPopcount(' cnt "$work/generic.s" "$work/generic-rest.s"
+# The roofline's formulation: 24 independent EOR/CNT/ADD triples into 8 accumulators.
+for i in $(seq 0 23); do
+  t=$((i % 8)); a=$((16 + i % 8)); x=$((24 + i % 4)); w=$((28 + (i / 4) % 4))
+  printf 'eor v%d.16b, v%d.16b, v%d.16b\ncnt v%d.16b, v%d.16b\nadd v%d.16b, v%d.16b, v%d.16b\n' $t $x $w $t $t $a $a $t
+done >"$work/roof.s"
 
-# 64->64, 3x3: 9 taps x 1 word against 16 groups of 4 outputs = 144 loop iterations and 16 reductions per pixel.
-iters=144 groups=16 pixels=$((56 * 56)) ghz=2.15
-roof=$(awk 'BEGIN { print 9 * 64 * 64 / 128 * 1.5 }')   # eor + cnt + add per 128 pairs on 2 ASIMD pipes
-printf '\n%-12s %14s %16s %14s %12s %10s\n' model "cycles/iter" "cycles/reduction" "cycles/pixel" "ms @56x56" "x roofline"
-for cpu in cortex-a57 cortex-a55 tsv110 apple-a13; do
-  c=$(llvm-mca -mtriple=aarch64 -mcpu=$cpu -iterations=1000 "$work/loop.s" 2>/dev/null | awk '/Total Cycles/ { print $3 / 1000 }')
-  r=$(llvm-mca -mtriple=aarch64 -mcpu=$cpu -iterations=1000 "$work/reduce.s" 2>/dev/null | awk '/Total Cycles/ { print $3 / 1000 }')
-  awk -v m=$cpu -v c="$c" -v r="$r" -v it=$iters -v g=$groups -v px=$pixels -v ghz=$ghz -v roof="$roof" 'BEGIN {
-    p = c * it + r * g; printf "%-12s %14.2f %16.2f %14.0f %12.2f %10.2f\n", (m == "cortex-a57" ? "a57 (A72..N1)" : m), c, r, p, p * px / (ghz * 1e6), p / roof }'
+echo "specialised kernel, paper DnCNN-BBCU 64->64 layer: a row of three taps for one quad (4 pixels x 4 channels), $(wc -l <"$work/row.s") instructions:"
+sed 's/^/    /' "$work/row.s"
+echo "once per quad (reduction, epilogue for 16 outputs, stores): $(wc -l <"$work/rest.s") instructions; fused sign-pack per channel and 4 pixels: $(wc -l <"$work/pack.s")"
+
+cyc() { llvm-mca -mtriple=aarch64 -mcpu="$1" -iterations="$3" "$2" 2>/dev/null | awk -v n="$3" '/Total Cycles/ { print $3 / n }'; }
+px=$((56 * 56)) ghz=2.15
+printf '\n%-13s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' model "roof/px" "row" "quad" "conv/px" "x roof" "+pack/px" "ms@56x56" "+pack ms" "generic"
+for cpu in kryo cortex-a57 cortex-a55 apple-a13; do
+  roof=$(cyc $cpu "$work/roof.s" 500); row=$(cyc $cpu "$work/row.s" 300); quad=$(cyc $cpu "$work/quad.s" 300)
+  pack=$(cyc $cpu "$work/pack.s" 300); gen=$(cyc $cpu "$work/generic.s" 300); genr=$(cyc $cpu "$work/generic-rest.s" 300)
+  awk -v m=$cpu -v roof="$roof" -v row="$row" -v quad="$quad" -v pack="$pack" -v gen="$gen" -v genr="$genr" -v px=$px -v ghz=$ghz 'BEGIN {
+    r = roof / 24 * 288; conv = 16 * quad / 4; withpack = conv + 64 * pack / 4; generic = 144 * gen + 16 * genr
+    printf "%-13s %9.0f %9.1f %9.1f %9.0f %9.2f %10.0f %10.2f %9.2f %9.0f\n", (m == "cortex-a57" ? "a57 (A72..N1)" : m),
+      r, row, quad, conv, conv / r, withpack, conv * px / (ghz * 1e6), withpack * px / (ghz * 1e6), generic }'
 done
-echo
-echo "NEON CNT roofline: $roof cycles per pixel; daBNN: 1.28 ms at 56x56 on one 2.15 GHz Kryo core."
-echo "Not counted: the sign-pack of the input, the epilogue, and the caller's per-pixel loop. Listing and inputs: $work"
+cat <<EOF
+
+roof/px: the NEON CNT roofline, cycles per output pixel (288 EOR+CNT+ADD triples). row, quad: cycles of one row of
+taps and of a whole quad (3 rows + epilogue). conv/px = 16 x quad / 4 for an interior pixel; +pack adds the fused
+sign-and-pack of the next layer's input (64 channels). ms at 56x56 and 2.15 GHz; daBNN: 1.28 ms (Kryo, 2.15 GHz).
+generic: the per-pixel kernel (borders, multi-word layers; XorPopcount, 144 loop iterations + 16 reductions per
+pixel, no epilogue). Listing and inputs: $work
+EOF

@@ -48,11 +48,8 @@ public static partial class BinaryKernels
                 c[3] = s.Bias1 == null ? default : Pair(s.Bias1, o0, o1, cout);
             }
 
-        // popcount(W) per output channel and tap, for border pixels (see PixelScalar).
         int* weightPop = stackalloc int[groups * Group * 9];
-        for (int o = 0; o < cout; o++)
-            for (int tap = 0; tap < 9; tap++)
-                weightPop[o * 9 + tap] = BitOperations.PopCount(s.Weights[(o / Group * 9 + tap) * Group + o % Group]);
+        WeightPops(ref s, cout, weightPop);
 
         Vector256<byte> lut = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                                      0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
@@ -73,29 +70,14 @@ public static partial class BinaryKernels
             int col = 0;
             while (col < width)
             {
-                bool fast = QuadFast(kd, kind, r, col, width);
-                if (!fast && !inPlace && col > 1 && col + 4 > width - 1 && col < width - 1 && QuadFast(kd, kind, r, width - 5, width))
-                {
-                    // The last interior columns: a quad ending at width − 2 that overlaps the previous one
-                    // (recomputing some pixels gives the same bits) instead of one pixel at a time. Not when
-                    // the output overwrites the residual: the overlapped pixels' residual is gone.
-                    col = width - 5;
-                    fast = true;
-                }
-                long q = (long)r * width + col;
-                if (!fast)
+                int quads = QuadRun(kd, kind, r, ref col, width, inPlace);
+                if (quads == 0)
                 {
                     PixelScalar(ref s, r, col, acc, gathered, weightPop);
                     col++;
                     continue;
                 }
-                // A run of consecutive quads (up to a whole row), group by group: each group then streams
-                // through four output and four residual planes in order, which the hardware prefetchers
-                // follow, and keeps its weights in L1 and registers. (Visiting all channels per quad
-                // touches 2·Cout planes at once; planes of W·H floats are often a multiple of 1 KiB
-                // apart, so those lines also fight over a few L1 sets.)
-                int quads = 1;
-                while (quads < RunQuads && QuadFast(kd, kind, r, col + 4 * quads, width)) quads++;
+                long q = (long)r * width + col;
                 ulong* t = pk + q - width - 1, m = t + width, b = m + width;
                 // Top and bottom rows: the two rows inside the image and the weights of their six taps.
                 bool edge = kind != RowKind.Interior;
@@ -148,6 +130,42 @@ public static partial class BinaryKernels
     /// Measured on Zen 3 at 320×180, 64→64: runs of 4 quads 17.5 ms, 8 quads 15 ms, a whole row 12–13.5 ms.
     /// </summary>
     private const int RunQuads = 256;
+
+    /// <summary>
+    /// The run of quads (4 pixels each) that starts at <paramref name="col"/> of row <paramref name="r"/>, as
+    /// many as <see cref="QuadFast"/> allows up to <see cref="RunQuads"/>; 0 when the pixel at
+    /// <paramref name="col"/> must go alone (<see cref="PixelScalar"/>). The vector paths sweep a run group
+    /// by group: each group then streams through four output and four residual planes in order, which the
+    /// hardware prefetchers follow, and keeps its weights in L1 and registers. (Visiting all channels per
+    /// quad touches 2·Cout planes at once; planes of W·H floats are often a multiple of 1 KiB apart, so
+    /// those lines also fight over a few L1 sets.)
+    /// </summary>
+    /// <remarks>
+    /// The last interior columns: when no quad fits at <paramref name="col"/>, a quad ending at
+    /// <c>width − 2</c> that overlaps the previous one (recomputing some pixels gives the same bits) instead
+    /// of one pixel at a time; <paramref name="col"/> moves back to it. Not when the output overwrites the
+    /// residual (<paramref name="inPlace"/>): the overlapped pixels' residual is gone.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int QuadRun(byte* kinds, RowKind kind, int r, ref int col, int width, bool inPlace)
+    {
+        if (!QuadFast(kinds, kind, r, col, width))
+        {
+            if (inPlace || col <= 1 || col + 4 <= width - 1 || col >= width - 1 || !QuadFast(kinds, kind, r, width - 5, width)) return 0;
+            col = width - 5;
+        }
+        int quads = 1;
+        while (quads < RunQuads && QuadFast(kinds, kind, r, col + 4 * quads, width)) quads++;
+        return quads;
+    }
+
+    /// <summary>popcount(W) per output channel and tap (<c>[o·9 + tap]</c>) of a one-word layer, for border pixels (see <see cref="PixelScalar"/>).</summary>
+    private static unsafe void WeightPops(ref ConvState s, int cout, int* weightPop)
+    {
+        for (int o = 0; o < cout; o++)
+            for (int tap = 0; tap < 9; tap++)
+                weightPop[o * 9 + tap] = BitOperations.PopCount(s.Weights[(o / Group * 9 + tap) * Group + o % Group]);
+    }
 
     /// <summary>Where a row lies: its quads count nine taps (interior), six (top: no row above; bottom: none below), or none (a one-row image).</summary>
     private enum RowKind { Interior, Top, Bottom, Single }
@@ -274,20 +292,18 @@ public static partial class BinaryKernels
             AccumulateGeneral(s.Packed, s.Kinds, width, (int)plane, r, col, ky0, ky1, kx0, kx1, words, n, cin, cout, s.Weights, s.Mask, s.Counts, acc);
         }
         long p = (long)r * width + col;
-        // The epilogue across channels, eight at a time (the same operations as Epilogue per element);
-        // the residual and the output are one value per channel plane.
+        // The epilogue across channels, four at a time (the same operations as Epilogue per element;
+        // 128-bit, which every vector ISA has); the residual and the output are one value per channel plane.
         float* res = s.Residual == null ? null : s.Residual + p;
         float* y = s.Y + p;
         int o = 0;
-        for (; o <= cout - 8; o += 8)
+        for (; o <= cout - 4; o += 4)
         {
-            Vector256<float> z = Vector256.ConvertToSingle(Vector256.Load(acc + o)) * Vector256.Load(s.Alpha + o) + Vector256.Load(s.Shift + o);
-            if (s.Slopes != null) z = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * Vector256.Load(s.Slopes + o));
-            if (s.Bias1 != null) z += Vector256.Load(s.Bias1 + o);
-            if (res != null)
-                z += Vector256.Create(res[o * plane], res[(o + 1) * plane], res[(o + 2) * plane], res[(o + 3) * plane],
-                    res[(o + 4) * plane], res[(o + 5) * plane], res[(o + 6) * plane], res[(o + 7) * plane]);
-            for (int j = 0; j < 8; j++) y[(o + j) * plane] = z.GetElement(j);
+            Vector128<float> z = Vector128.ConvertToSingle(Vector128.Load(acc + o)) * Vector128.Load(s.Alpha + o) + Vector128.Load(s.Shift + o);
+            if (s.Slopes != null) z = Vector128.ConditionalSelect(Vector128.GreaterThan(z, Vector128<float>.Zero), z, z * Vector128.Load(s.Slopes + o));
+            if (s.Bias1 != null) z += Vector128.Load(s.Bias1 + o);
+            if (res != null) z += Vector128.Create(res[o * plane], res[(o + 1) * plane], res[(o + 2) * plane], res[(o + 3) * plane]);
+            for (int j = 0; j < 4; j++) y[(o + j) * plane] = z.GetElement(j);
         }
         for (; o < cout; o++)
             Epilogue(acc + o, 1, s.Alpha[o], s.Shift[o], s.Slopes == null ? float.NaN : s.Slopes[o],

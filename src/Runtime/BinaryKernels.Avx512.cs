@@ -42,11 +42,8 @@ public static partial class BinaryKernels
         int* acc = stackalloc int[groups * Group];
         ulong* gathered = stackalloc ulong[9];
 
-        // popcount(W) per output channel and tap, for border pixels (see PixelScalar).
         int* weightPop = stackalloc int[groups * Group * 9];
-        for (int o = 0; o < cout; o++)
-            for (int tap = 0; tap < 9; tap++)
-                weightPop[o * 9 + tap] = BitOperations.PopCount(s.Weights[(o / Group * 9 + tap) * Group + o % Group]);
+        WeightPops(ref s, cout, weightPop);
 
         var lut = new Luts(Vector512.Create(Vector128.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)));
         Vector256<int> fullV = Vector256.Create(full);

@@ -3,6 +3,7 @@ using System.ComponentModel;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Bbcu;
@@ -64,12 +65,13 @@ public static partial class BinaryKernels
         public int Channels, Plane, Words;
     }
 
-    /// <summary>Signs and packs pixels <c>[start, end)</c> of every channel (AVX-512 with VBMI and GFNI, or AVX2, where present).</summary>
+    /// <summary>Signs and packs pixels <c>[start, end)</c> of every channel (AVX-512 with VBMI and GFNI, AVX2 or Arm64 AdvSimd, where present).</summary>
     private static unsafe void PackBand(void* state, int start, int end)
     {
         ref PackState s = ref *(PackState*)state;
         if (Avx512Vbmi.IsSupported && Gfni.V512.IsSupported) PackBandAvx512(ref s, start, end);
         else if (Avx2.IsSupported) PackBandAvx2(ref s, start, end);
+        else if (AdvSimd.Arm64.IsSupported) PackBandAdvSimd(ref s, start, end);
         else PackBandPortable(ref s, start, end);
     }
 
@@ -247,6 +249,8 @@ public static partial class BinaryKernels
             ConvBandAvx512OneWord<TLayer>(ref s, start, end);
         else if (Avx2.IsSupported && oneWord)
             ConvBandAvx2OneWord<TLayer>(ref s, start, end);
+        else if (AdvSimd.Arm64.IsSupported && oneWord)
+            ConvBandAdvSimdOneWord<TLayer>(ref s, start, end);
         else
             ConvBandPortable(ref s, start, end);
     }
