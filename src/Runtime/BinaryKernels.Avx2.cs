@@ -159,12 +159,16 @@ public static partial class BinaryKernels
         return quads;
     }
 
-    /// <summary>popcount(W) per output channel and tap (<c>[o·9 + tap]</c>) of a one-word layer, for border pixels (see <see cref="PixelScalar"/>).</summary>
+    /// <summary>
+    /// popcount(W) per tap and output channel (<c>[tap·lanes + o]</c>, <c>lanes = 4·⌈Cout/4⌉</c>; the padding
+    /// lanes' weights are 0) of a one-word layer, for border pixels (see <see cref="PixelScalar"/>).
+    /// </summary>
     private static unsafe void WeightPops(ref ConvState s, int cout, int* weightPop)
     {
-        for (int o = 0; o < cout; o++)
-            for (int tap = 0; tap < 9; tap++)
-                weightPop[o * 9 + tap] = BitOperations.PopCount(s.Weights[(o / Group * 9 + tap) * Group + o % Group]);
+        int lanes = (cout + Group - 1) / Group * Group;
+        for (int tap = 0; tap < 9; tap++)
+            for (int o = 0; o < lanes; o++)
+                weightPop[tap * lanes + o] = BitOperations.PopCount(s.Weights[(o / Group * 9 + tap) * Group + o % Group]);
     }
 
     /// <summary>Where a row lies: its quads count nine taps (interior), six (top: no row above; bottom: none below), or none (a one-row image).</summary>
@@ -274,17 +278,19 @@ public static partial class BinaryKernels
         if (fast)
         {
             XorPopcount(gathered, n, s.Weights, groups, acc);
-            int inside = (ky1 - ky0) * (kx1 - kx0);
-            if (inside == 9)
-                for (int i = 0; i < cout; i++) acc[i] = 9 * cin - 2 * acc[i];
-            else
-                for (int i = 0; i < cout; i++)
-                {
-                    int outside = 0;
-                    for (int tap = 0; tap < 9; tap++)
-                        if (tap / 3 < ky0 || tap / 3 >= ky1 || tap % 3 < kx0 || tap % 3 >= kx1) outside += weightPop[i * 9 + tap];
-                    acc[i] = inside * cin - 2 * (acc[i] - outside);
-                }
+            // s = v·Cin − 2·(Σ popcount − Σ_outside popcount(W)), four channels at a time (acc and weightPop
+            // have 4·groups lanes; integer arithmetic, so the order does not matter).
+            int lanes = groups * Group, nOutside = 0;
+            int* outside = stackalloc int[9];
+            for (int tap = 0; tap < 9; tap++)
+                if (tap / 3 < ky0 || tap / 3 >= ky1 || tap % 3 < kx0 || tap % 3 >= kx1) outside[nOutside++] = tap;
+            Vector128<int> vFull = Vector128.Create((9 - nOutside) * cin);
+            for (int i = 0; i < lanes; i += Group)
+            {
+                Vector128<int> counts = Vector128.Load(acc + i);
+                for (int t = 0; t < nOutside; t++) counts -= Vector128.Load(weightPop + outside[t] * lanes + i);
+                Vector128.Store(vFull - (counts + counts), acc + i);
+            }
         }
         else
         {

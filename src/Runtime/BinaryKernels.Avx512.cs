@@ -132,7 +132,7 @@ public static partial class BinaryKernels
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static unsafe void EdgeBlock(ref ConvState s, ref EdgeState e, in Luts lut, int r, int col, int lanes)
     {
-        int width = s.Width, height = s.Height, cout = s.Cout, cin = s.Cin;
+        int width = s.Width, height = s.Height, cout = s.Cout, cin = s.Cin, popLanes = (cout + Group - 1) / Group * Group;
         long plane = (long)width * height;
         bool top = r > 0, bottom = r < height - 1;
         // Flags of the in-image taps: a zero anywhere sends the block to the per-pixel path.
@@ -170,12 +170,12 @@ public static partial class BinaryKernels
         {
             ulong* w = s.Weights + (o / Group * 9) * Group + o % Group;
             Vector256<int> pop = Avx512F.ConvertToVector256Int32(Count9(ref taps, w, lut).AsInt64());
-            int* wp = e.WeightPop + o * 9;
-            Vector256<int> outside = Vector256.AndNot(Vector256.Create(wp[0]), i0) + Vector256.AndNot(Vector256.Create(wp[1]), i1)
-                + Vector256.AndNot(Vector256.Create(wp[2]), i2) + Vector256.AndNot(Vector256.Create(wp[3]), i3)
-                + Vector256.AndNot(Vector256.Create(wp[4]), i4) + Vector256.AndNot(Vector256.Create(wp[5]), i5)
-                + Vector256.AndNot(Vector256.Create(wp[6]), i6) + Vector256.AndNot(Vector256.Create(wp[7]), i7)
-                + Vector256.AndNot(Vector256.Create(wp[8]), i8);
+            int* wp = e.WeightPop + o; // tap t at wp[t·popLanes] (see WeightPops)
+            Vector256<int> outside = Vector256.AndNot(Vector256.Create(wp[0]), i0) + Vector256.AndNot(Vector256.Create(wp[popLanes]), i1)
+                + Vector256.AndNot(Vector256.Create(wp[2 * popLanes]), i2) + Vector256.AndNot(Vector256.Create(wp[3 * popLanes]), i3)
+                + Vector256.AndNot(Vector256.Create(wp[4 * popLanes]), i4) + Vector256.AndNot(Vector256.Create(wp[5 * popLanes]), i5)
+                + Vector256.AndNot(Vector256.Create(wp[6 * popLanes]), i6) + Vector256.AndNot(Vector256.Create(wp[7 * popLanes]), i7)
+                + Vector256.AndNot(Vector256.Create(wp[8 * popLanes]), i8);
             Vector256<int> d = pop - outside;
             Vector256<float> z = Vector256.ConvertToSingle(insideCin - (d + d)) * Vector256.Create(s.Alpha[o]) + Vector256.Create(s.Shift[o]);
             if (e.Prelu) z = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * Vector256.Create(s.Slopes[o]));
