@@ -4,12 +4,13 @@
 #      disassembly of the binary-conv kernels written to a file (DOTNET_JitDisasm; KernelCheck compiles the
 #      paper DnCNN-BBCU, so the listing is the code a real 64->64 layer gets: PReLU, bias, residual and the
 #      next layer's sign-and-pack fused, its layer struct's constants folded);
-#   2. cut the hot loops out of the listing (bench/arm64-loops.py): the specialised kernel's row of three taps
-#      for one quad (4 pixels x 4 output channels) and what runs once per quad (reduction, epilogue, stores),
-#      the fused sign-pack's per-channel loop, and the generic per-pixel kernel's loop and reduction;
+#   2. cut the hot code out of the listing (bench/arm64-loops.py): one quad of the specialised kernel (4 pixels
+#      x 4 output channels: its first row of taps, two iterations of the tap-row loop, and the reduction,
+#      epilogue and stores of the previous quad, the loop being software-pipelined) and its tap-row loop, the
+#      fused sign-pack's per-channel loop, and the generic per-pixel kernel's loop and reduction;
 #   3. run llvm-mca (Debian's LLVM 14) on them with several scheduling models. A quad is costed as one
-#      straight run of its three tap rows and its epilogue, so the model overlaps them as an out-of-order
-#      core would. Per interior output pixel of a 64->64 3x3 layer: 16 groups x quad / 4.
+#      straight run, repeated, so the model overlaps one quad's epilogue with the next one's popcounts as an
+#      out-of-order core would. Per interior output pixel of a 64->64 3x3 layer: 16 groups x quad / 4.
 #   4. compare with the NEON CNT roofline of the same formulation (EOR + CNT + byte ADD per 128 weight/
 #      activation pairs, 288 per pixel), measured per model by llvm-mca on independent triples, and with
 #      daBNN's 1.28 ms for this layer at 56x56 on one 2.15 GHz Kryo core (Pixel 1).
@@ -34,8 +35,7 @@ DOTNET_TieredCompilation=0 DOTNET_JitDisasm='ConvBandAdvSimdOneWord PackBandAdvS
 
 loops="python3 $root/bench/arm64-loops.py $work/disasm.txt"
 layer='Binary64To64_PRelu_Bias1_Residual_PacksNext](byref'
-$loops "ConvBandAdvSimdOneWord[KernelCheck.PaperDnCnn+$layer" cnt "$work/row.s" "$work/rest.s"
-cat "$work/row.s" "$work/row.s" "$work/row.s" "$work/rest.s" >"$work/quad.s"
+python3 "$root/bench/arm64-loops.py" --quad "$work/disasm.txt" "ConvBandAdvSimdOneWord[KernelCheck.PaperDnCnn+$layer" cnt "$work/row.s" "$work/quad.s"
 $loops 'PackBandAdvSimd(' fcmgt "$work/pack.s"
 $loops 'PopcountAdvSimd:XorPopcount(' cnt "$work/generic.s" "$work/generic-rest.s"
 # The roofline's formulation: 24 independent EOR/CNT/ADD triples into 8 accumulators.
@@ -46,7 +46,7 @@ done >"$work/roof.s"
 
 echo "specialised kernel, paper DnCNN-BBCU 64->64 layer: a row of three taps for one quad (4 pixels x 4 channels), $(wc -l <"$work/row.s") instructions:"
 sed 's/^/    /' "$work/row.s"
-echo "once per quad (reduction, epilogue for 16 outputs, stores): $(wc -l <"$work/rest.s") instructions; fused sign-pack per channel and 4 pixels: $(wc -l <"$work/pack.s")"
+echo "a whole quad (first row, two rows of the loop, the previous quad's reduction, epilogue and stores): $(wc -l <"$work/quad.s") instructions; fused sign-pack per channel and 4 pixels: $(wc -l <"$work/pack.s")"
 
 cyc() { llvm-mca -mtriple=aarch64 -mcpu="$1" -iterations="$3" "$2" 2>/dev/null | awk -v n="$3" '/Total Cycles/ { print $3 / n }'; }
 px=$((56 * 56)) ghz=2.15
@@ -61,8 +61,8 @@ for cpu in kryo cortex-a57 cortex-a55 apple-a13; do
 done
 cat <<EOF
 
-roof/px: the NEON CNT roofline, cycles per output pixel (288 EOR+CNT+ADD triples). row, quad: cycles of one row of
-taps and of a whole quad (3 rows + epilogue). conv/px = 16 x quad / 4 for an interior pixel; +pack adds the fused
+roof/px: the NEON CNT roofline, cycles per output pixel (288 EOR+CNT+ADD triples; a row of taps is 24 of them).
+row, quad: cycles of one row of taps and of a whole quad (3 rows + epilogue). conv/px = 16 x quad / 4 for an interior pixel; +pack adds the fused
 sign-and-pack of the next layer's input (64 channels). ms at 56x56 and 2.15 GHz; daBNN: 1.28 ms (Kryo, 2.15 GHz).
 generic: the per-pixel kernel (borders, multi-word layers; XorPopcount, 144 loop iterations + 16 reductions per
 pixel, no epilogue). Listing and inputs: $work
