@@ -18,7 +18,7 @@
 # neoverse-n1/n2 all give the Cortex-A57 model, 3-wide, 128-bit FP ops as two 64-bit uops), so "a57" stands
 # for A72..N1 and overstates the float epilogue on A76-class cores; a55 is the in-order little core; apple-a13
 # a wide upper bound. Not counted: border columns (per-pixel kernel, "generic" below), the caller's loops.
-# llvm-mca models neither caches nor branch prediction. Needs qemu-user-static, the arm64 cross libc, llvm
+# llvm-mca models neither caches nor branch prediction. W^X is off under qemu (see tests/arm64-check.sh). Needs qemu-user-static, the arm64 cross libc, llvm
 # and python3. Usage: bash bench/arm64-estimate.sh [WORKDIR]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +30,7 @@ command -v qemu-aarch64-static >/dev/null || { echo "arm64-estimate: qemu-aarch6
 rm -f "$work/disasm.txt" # the JIT appends to it
 dotnet publish "$root/tests/KernelCheck" -c Release -r linux-arm64 --self-contained -o "$work/kc" \
   --artifacts-path "$work/artifacts" -nologo -v q >"$work/publish.log" 2>&1 || { cat "$work/publish.log"; exit 1; }
-DOTNET_TieredCompilation=0 DOTNET_JitDisasm='ConvBandAdvSimdOneWord PackBandAdvSimd XorPopcount' DOTNET_JitStdOutFile="$work/disasm.txt" \
+DOTNET_EnableWriteXorExecute=0 DOTNET_TieredCompilation=0 DOTNET_JitDisasm='ConvBandAdvSimdOneWord PackBandAdvSimd XorPopcount' DOTNET_JitStdOutFile="$work/disasm.txt" \
   DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 qemu-aarch64-static -L /usr/aarch64-linux-gnu "$work/kc/KernelCheck" "$work/kernelcheck.txt" >"$work/kernelcheck.log" 2>&1
 
 loops="python3 $root/bench/arm64-loops.py $work/disasm.txt"

@@ -104,8 +104,14 @@ else
     log "arm64: dotnet publish -r linux-arm64 --self-contained"
     dotnet publish "$proj" -c Release -r linux-arm64 --self-contained -o "$work/arm64" --artifacts-path "$art" -nologo -v q \
         >"$work/publish-arm64.log" 2>&1 || { cat "$work/publish-arm64.log" >&2; die "arm64 publish failed"; }
+    # W^X off under qemu: the runtime writes and patches JIT code (GC write barriers, stubs) through a second,
+    # writable mapping of the code pages, and qemu-user, like Rosetta (for which .NET turns W^X off itself,
+    # dotnet/runtime#70910 and #102509), does not see a change to a page it has already translated. Measured
+    # here on 2026-12-02: with W^X on, about 1 process in 15 gave a different bbcul_x4 output (5 times, always
+    # the whole model, the same in the process's 1-thread, 2-thread and tiled runs) or crashed (once, with
+    # aggressive GC); with it off, 0 in about 35. Native AOT binaries (tests/aot-check.sh) have no JIT code.
     run_variant arm64 'arch=Arm64 .*advsimd=True .*popcountAdvSimd=True' \
-        env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 qemu-aarch64-static -L "$sysroot" "$work/arm64/KernelCheck"
+        env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_EnableWriteXorExecute=0 qemu-aarch64-static -L "$sysroot" "$work/arm64/KernelCheck"
 fi
 
 # ------------------------------------------------------------------ comparison
