@@ -196,8 +196,9 @@ public static partial class BinaryKernels
     private static unsafe void Epilogue4(Vector128<int> sums, Vector128<float>* c, bool prelu, bool hasBias1, bool hasRes, float* res, float* y)
     {
         Vector128<float> z = Vector128.ConvertToSingle(sums) * c[0] + c[1];
-        // z > 0 as a signed integer compare of the bits (CMGT, one µop where FCMGT on 128 bits is two): the
-        // same lanes as the float compare for every z, ±0 and NaNs included (a NaN's slope·z is that NaN).
+        // z > 0 as a signed integer compare of the bits (CMGT, one µop where FCMGT on 128 bits is two). It picks
+        // the same lanes as the float compare for every z but a NaN with its sign bit clear, and there both
+        // choices are that NaN (slope·z propagates it), so the result has the same bits.
         if (prelu) z = Vector128.ConditionalSelect(Vector128.GreaterThan(z.AsInt32(), Vector128<int>.Zero).AsSingle(), z, z * c[2]);
         if (hasBias1) z += c[3];
         if (hasRes) z += Vector128.Load(res);
