@@ -14,8 +14,9 @@ public static partial class DnCnnBbcu { }
 /// <summary>
 /// <c>Arm64Profile MODEL WIDTH HEIGHT [RUNS]</c> (MODEL: layer | dncnn; RUNS default 2): runs the model RUNS
 /// times on one thread with one preallocated workspace. The last run is bracketed by calls of
-/// <see cref="ProfileBegin"/> and <see cref="ProfileEnd"/>, which bench/arm64-profile.sh finds in qemu's
-/// execution log, so the earlier runs (one-time work: static constructors, first-touch pages) are not counted.
+/// <see cref="ProfileBegin"/> and <see cref="ProfileEnd"/>, whose addresses are the window of the counting
+/// plugin (bench/Arm64Profile/tbcount.c), so the earlier runs (one-time work: static constructors,
+/// first-touch pages) are not counted.
 /// </summary>
 public static class Program
 {
