@@ -62,7 +62,7 @@ public static partial class BinaryKernels
         Vector128<short> full9 = Vector128.Create((short)(9 * cin)), full6 = Vector128.Create((short)(6 * cin));
         for (int r = s.RowStart + start; r < s.RowStart + end; r++)
         {
-            RowKind kind = height == 1 ? RowKind.Single : r == 0 ? RowKind.Top : r == height - 1 ? RowKind.Bottom : RowKind.Interior;
+            RowKind kind = RowKindOf(r, height);
             // The rows of taps a quad counts: all three, or the two inside the image on the top and bottom rows
             // (the top row starts at its own row and at the weights of tap 3).
             int tapRows = kind == RowKind.Interior ? 3 : 2;

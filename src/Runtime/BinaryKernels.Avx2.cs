@@ -66,7 +66,7 @@ public static partial class BinaryKernels
         {
             // The top and bottom rows have no row above / below: their quads count the six taps of the two
             // rows inside the image (s = 6·Cin − 2·popcount), the integer PixelScalar computes for them.
-            RowKind kind = height == 1 ? RowKind.Single : r == 0 ? RowKind.Top : r == height - 1 ? RowKind.Bottom : RowKind.Interior;
+            RowKind kind = RowKindOf(r, height);
             int col = 0;
             while (col < width)
             {
@@ -171,6 +171,11 @@ public static partial class BinaryKernels
                 weightPop[tap * lanes + o] = BitOperations.PopCount(s.Weights[(o / Group * 9 + tap) * Group + o % Group]);
     }
 
+    /// <summary>Where row <paramref name="r"/> of a map <paramref name="height"/> rows high lies.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static RowKind RowKindOf(int r, int height) =>
+        height == 1 ? RowKind.Single : r == 0 ? RowKind.Top : r == height - 1 ? RowKind.Bottom : RowKind.Interior;
+
     /// <summary>Where a row lies: its quads count nine taps (interior), six (top: no row above; bottom: none below), or none (a one-row image).</summary>
     private enum RowKind { Interior, Top, Bottom, Single }
 
@@ -266,11 +271,14 @@ public static partial class BinaryKernels
         int ky0 = r == 0 ? 1 : 0, ky1 = r == height - 1 ? 2 : 3;
         int kx0 = col == 0 ? 1 : 0, kx1 = col == width - 1 ? 2 : 3;
         bool fast = s.Mask == null;
+        int nOutside = 0;
+        int* outside = stackalloc int[9]; // the taps outside the image
         for (int ky = 0; ky < 3 && fast; ky++)
             for (int kx = 0; kx < 3 && fast; kx++)
             {
                 bool inside = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
                 long q = (long)(r + ky - 1) * width + (col + kx - 1);
+                if (!inside) outside[nOutside++] = ky * 3 + kx;
                 if (inside && s.Kinds[q] != Dense) fast = false;
                 else
                     for (int w = 0; w < words; w++) gathered[(ky * 3 + kx) * words + w] = inside ? s.Packed[w * plane + q] : 0UL;
@@ -280,10 +288,7 @@ public static partial class BinaryKernels
             XorPopcount(gathered, n, s.Weights, groups, acc);
             // s = v·Cin − 2·(Σ popcount − Σ_outside popcount(W)), four channels at a time (acc and weightPop
             // have 4·groups lanes; integer arithmetic, so the order does not matter).
-            int lanes = groups * Group, nOutside = 0;
-            int* outside = stackalloc int[9];
-            for (int tap = 0; tap < 9; tap++)
-                if (tap / 3 < ky0 || tap / 3 >= ky1 || tap % 3 < kx0 || tap % 3 >= kx1) outside[nOutside++] = tap;
+            int lanes = groups * Group;
             Vector128<int> vFull = Vector128.Create((9 - nOutside) * cin);
             for (int i = 0; i < lanes; i += Group)
             {
