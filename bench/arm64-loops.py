@@ -2,7 +2,7 @@
 """Cut loops out of a RyuJIT Arm64 disassembly listing (DOTNET_JitDisasm) for llvm-mca.
 
 Usage: arm64-loops.py LISTING METHOD KEY OUT_LOOP [OUT_REST]
-       arm64-loops.py --quad LISTING METHOD KEY OUT_ROW OUT_QUAD
+       arm64-loops.py --quad LISTING METHOD KEY OUT_QUAD
   METHOD   a substring of the "; Assembly listing for method ..." line (the first match is used)
   KEY      an instruction mnemonic that marks the hot loop (e.g. cnt, fcmgt)
   OUT_LOOP the innermost loop that contains KEY: the blocks from the target of a backward branch to
@@ -11,7 +11,7 @@ Usage: arm64-loops.py LISTING METHOD KEY OUT_LOOP [OUT_REST]
            backward-branch range that overlaps the loop's last block and ends after it, minus the
            loop's blocks
 --quad (the specialised binary conv): OUT_QUAD one quad of the loop over quads in steady state (see
-  quad() below), OUT_ROW its tap-row loop.
+  quad() below).
 Branches are dropped (llvm-mca costs straight-line code; a taken branch is one more issue slot on the
 modelled cores), the JIT's `fp` is spelled x29, and bitwise vector ops (`eor vA.2d`, `bif vA.4s`) are
 spelled `.16b` (the same instructions; LLVM's assembler accepts only .8b/.16b). Plain Python 3, no packages.
@@ -84,39 +84,23 @@ def write(path, bl, members):
                     f.write(llvm(ins) + "\n")
 
 
-def quad(path, method, key, out_row, out_quad):
-    """One quad of the specialised conv in steady state, by content: the last block that converts counts to
-    floats (scvtf: the epilogue of the previous quad, the loop being software-pipelined) followed, in
-    layout order, by blocks with KEY (the peeled first row of taps, then the tap-row loop) and branch-only
-    blocks; the tap-row loop (the last of them) counts twice, making three rows. Fails unless the quad has
-    3 x 24 KEY instructions and 4 scvtf (a 64->64 layer's quad: 4 pixels x 4 channels x 9 taps / 2 pixels
-    per vector; 4 channels' epilogue), so a changed code layout stops the estimate instead of skewing it."""
+def quad(path, method, key, out_quad):
+    """One quad of the specialised conv in steady state: the innermost loop (backward-branch range) whose
+    blocks hold 3 x 24 KEY instructions and 4 scvtf: a 64->64 layer's quad (4 pixels x 4 channels x 9 taps /
+    2 pixels per vector) and, the loop being software-pipelined, the previous quad's epilogue (4 channels).
+    Fails when there is none, so a changed code layout stops the estimate instead of skewing it."""
     bl = blocks(method_lines(path, method))
-    count = lambda i, m: sum(ins.split()[0] == m for ins in bl[i][1])
-    best = None
-    for e in range(len(bl)):
-        if count(e, "scvtf") == 0:
-            continue
-        run, i = [e], e + 1
-        while i < len(bl) and (count(i, key) > 0 or len(bl[i][1]) <= 3):
-            run.append(i)
-            i += 1
-        rows = [j for j in run if count(j, key) > 0]
-        if len(rows) >= 2:
-            best = (run, rows[-1])
-    if best is None:
-        sys.exit(f"arm64-loops: no epilogue followed by tap rows in {method!r}")
-    members = best[0] + [best[1]]
-    keys, cvts = sum(count(i, key) for i in members), sum(count(i, "scvtf") for i in members)
-    if keys != 72 or cvts != 4:
-        sys.exit(f"arm64-loops: the quad found in {method!r} has {keys} {key} and {cvts} scvtf, not 72 and 4: the code layout changed")
-    write(out_row, bl, [best[1]])
-    write(out_quad, bl, members)
+    count = lambda r, m: sum(ins.split()[0] == m for i in range(r[0], r[1] + 1) for ins in bl[i][1])
+    loops = sorted((r for r in back_ranges(bl) if count(r, key) == 72 and count(r, "scvtf") == 4), key=lambda r: r[1] - r[0])
+    if not loops:
+        found = sorted((count(r, key), count(r, "scvtf")) for r in back_ranges(bl))
+        sys.exit(f"arm64-loops: no loop in {method!r} has 72 {key} and 4 scvtf (loops have {found}): the code layout changed")
+    write(out_quad, bl, range(loops[0][0], loops[0][1] + 1))
 
 
 def main():
     if sys.argv[1] == "--quad":
-        quad(*sys.argv[2:7])
+        quad(*sys.argv[2:6])
         return
     path, method, key, out_loop = sys.argv[1:5]
     out_rest = sys.argv[5] if len(sys.argv) > 5 else None

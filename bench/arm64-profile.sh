@@ -37,7 +37,8 @@
 # (/usr/bin/python3) when the models are not yet generated, and a qemu-aarch64 that loads plugins: Debian's
 # qemu-user (dynamically linked; qemu-aarch64-static cannot load plugins), installed with apt-get when
 # missing (root or sudo). When qemu-aarch64-static is present too, a small run is also counted from its
-# `-d exec,nochain` log and must give the same counts as the plugin (the check of the plugin's window).
+# `-d in_asm,exec,nochain` log and must give the same per-instruction counts as the plugin (the check of the
+# plugin's window; per instruction because the plugin's instrumentation can make qemu cut a long block in two).
 #
 # Usage: bash bench/arm64-profile.sh [WORKDIR]      (default: a new temp folder; about a minute when built)
 # Env: ARM64_PROFILE_LAYER=56x56 ARM64_PROFILE_DNCNN=320x180 (sizes; "0" skips that model).
@@ -115,18 +116,24 @@ profile() {
 if command -v qemu-aarch64-static >/dev/null; then
   profile check layer 16x16
   rm -f "$work/check.fifo"; mkfifo "$work/check.fifo"
-  awk -v text="$text" -v b="$begin" -v e="$end" '
-    function hex(s,   i, c, v) { v = 0; s = tolower(s); for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)); v = v * 16 + c - 1 } return v }
+  # Per instruction, not per block: the plugin's instrumentation can make qemu cut a long block in two.
+  # Addresses are keyed as hex strings: mawk turns numbers above 2^31 into array keys with "%.6g".
+  hexfn='function hex(s,   i, c, v) { v = 0; s = tolower(s); for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)); v = v * 16 + c - 1 } return v }
+    function key(s) { s = tolower(s); sub(/^0+/, "", s); return s }'
+  awk -v text="$text" -v b="$begin" -v e="$end" "$hexfn"'
     $1 == "start_code" { bias = hex(substr($2, 3)) - hex(text); B = bias + hex(b); E = bias + hex(e) }
-    /^Trace / { split($0, f, /[][\/]/); pc = hex(f[3]); if (pc == B) on = 1; else if (pc == E) on = 0; if (on) c[sprintf("%x", pc - bias)]++ }
-    END { for (p in c) print p, c[p] }' "$work/check.fifo" | sort >"$work/check-log.counts" &
+    /^IN:/ { inb = 1; n = 0; next }
+    inb && /^0x[0-9a-fA-F]+:/ { if (n == 0) first = key(substr($1, 3, length($1) - 3)); n++; next }
+    inb && (/^$/ || /^-+$/) { if (n) len[first] = n; inb = 0 }
+    /^Trace / { split($0, f, /[][\/]/); k = key(f[3]); pc = hex(k); if (pc == B) on = 1; else if (pc == E) on = 0; if (on) c[sprintf("%x %d", pc - bias, len[k])]++ }
+    END { for (k in c) { split(k, a, " "); s = hex(a[1]); for (i = 0; i < a[2]; i++) ic[sprintf("%x", s + 4 * i)] += c[k] } for (p in ic) print p, ic[p] }' "$work/check.fifo" | sort >"$work/check-log.counts" &
   reader=$!
-  qemu-aarch64-static -L "$sysroot" -d page,exec,nochain -D "$work/check.fifo" "$exe" layer 16 16 >/dev/null 2>&1 || true
+  qemu-aarch64-static -L "$sysroot" -d page,in_asm,exec,nochain -D "$work/check.fifo" "$exe" layer 16 16 >/dev/null 2>&1 || true
   wait "$reader"
   rm -f "$work/check.fifo"
-  awk '$1 == "tb" { c[$2] += $4 } END { for (p in c) print p, c[p] }' "$work/check.tb" | sort >"$work/check-plugin.counts"
+  awk "$hexfn"' $1 == "tb" { s = hex($2); for (i = 0; i < $3; i++) ic[sprintf("%x", s + 4 * i)] += $4 } END { for (p in ic) print p, ic[p] }' "$work/check.tb" | sort >"$work/check-plugin.counts"
   if cmp -s "$work/check-log.counts" "$work/check-plugin.counts"; then
-    log "check: plugin counts = qemu-aarch64-static -d exec,nochain counts ($(wc -l <"$work/check-plugin.counts") blocks, layer 16x16)"
+    log "check: plugin counts = qemu-aarch64-static -d in_asm,exec,nochain counts ($(wc -l <"$work/check-plugin.counts") instructions, layer 16x16)"
   else
     die "check: plugin and exec-log counts differ ($work/check-log.counts vs $work/check-plugin.counts)"
   fi

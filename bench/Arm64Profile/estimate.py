@@ -3,7 +3,8 @@
 
 Inputs: the llvm-mca-ready listing of the executable (llvm-objdump -d --no-show-raw-insn) and the
 translation-block counts of the profiled window (tbcount.c's output: "tb LINKADDR NINSNS COUNT").
-Each distinct block [LINKADDR, LINKADDR + 4 * NINSNS) is cut from the listing, its branches dropped, and
+Blocks that qemu cut out of straight code are joined again (join_cut_blocks). Each distinct block
+[LINKADDR, LINKADDR + 4 * NINSNS) is cut from the listing, its branches dropped, and
 costed by llvm-mca in steady state (Total Cycles / iterations), once per scheduling model; all blocks go
 through one llvm-mca run per model as separate code regions, and the costs are cached in WORK/mca-cache.json
 (keyed by model and instruction text), so a rerun or a second model of the same executable costs little.
@@ -58,6 +59,30 @@ def read_counts(path):
                 key = (int(p[1], 16), int(p[2]))
                 blocks[key] = blocks.get(key, 0) + int(p[3])
     return blocks, markers, bias
+
+
+def join_cut_blocks(blocks, insns):
+    """qemu ends a translation block not only at a branch but also at a page boundary or when its TCG buffer
+    is full (sooner with the plugin's instrumentation), so one long straight run of code can come as two or
+    more blocks. Costed apart, llvm-mca would overlap nothing across the cut. A block that does not end in a
+    branch always falls into the one after it; when that one starts there and runs as often, they are one
+    run of code and are joined (and costed together)."""
+    out, joined = {}, 0
+    items = sorted(blocks.items())
+    i = 0
+    while i < len(items):
+        (addr, n), count = items[i]
+        while i + 1 < len(items):
+            (nxt, m), c2 = items[i + 1]
+            last = insns.get(addr + 4 * (n - 1))
+            if nxt != addr + 4 * n or c2 != count or last is None or BRANCH.match(last[0]):
+                break
+            n += m
+            joined += 1
+            i += 1
+        out[(addr, n)] = out.get((addr, n), 0) + count
+        i += 1
+    return out, joined
 
 
 def short(sym):
@@ -135,6 +160,7 @@ def main():
     if markers != 2:
         sys.exit("estimate: the profiled window was not closed (markers %s): the marker addresses or the load bias are wrong" % markers)
 
+    blocks, joined = join_cut_blocks(blocks, insns)
     rows = []  # (addr, n, count, sym, text, all_insns_known)
     for (addr, n), count in sorted(blocks.items()):
         lines = [insns.get(addr + 4 * i) for i in range(n)]
@@ -208,8 +234,8 @@ def main():
         print(refline)
     unc = sum(e["insns"] for e in per.values() if not e["known"])
     print("bound: the resource bound (llvm-mca's Block RThroughput: dependencies ignored), a lower bound of the model's cycles")
-    print("distinct blocks %d (%d methods); instructions outside the executable (not costed): %d (%.4f%%)"
-          % (len(rows), len(per), unc, 100.0 * unc / total["insns"] if total["insns"] else 0))
+    print("distinct blocks %d (%d methods; %d cuts qemu made in straight code joined); instructions outside the executable (not costed): %d (%.4f%%)"
+          % (len(rows), len(per), joined, unc, 100.0 * unc / total["insns"] if total["insns"] else 0))
 
 
 if __name__ == "__main__":

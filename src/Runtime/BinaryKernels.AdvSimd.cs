@@ -54,24 +54,58 @@ public static partial class BinaryKernels
             consts[o * 4 + 3] = Vector128.Create(here && s.Bias1 != null ? s.Bias1[o] : 0f);
         }
 
+        // 'full' of s = full − 2·count per row kind, quad position (left edge, inner, right edge) and group.
+        Vector128<short>* fulls = stackalloc Vector128<short>[3 * 3 * groups * 2];
+        QuadFulls(weightPop, groups, cin, fulls);
+
         bool prelu = PReluOf<TLayer>(ref s), hasBias1 = Bias1Of<TLayer>(ref s), hasRes = ResidualOf<TLayer>(ref s);
-        ulong* pk = s.Packed;
         byte* kd = s.Kinds;
         float* y = s.Y, res = hasRes ? s.Residual : null;
         bool inPlace = res == y;
-        Vector128<short> full9 = Vector128.Create((short)(9 * cin)), full6 = Vector128.Create((short)(6 * cin));
+        ulong[] zeroWords = ZeroRow(width);
+        fixed (ulong* zeroRow = zeroWords)
         for (int r = s.RowStart + start; r < s.RowStart + end; r++)
         {
             RowKind kind = RowKindOf(r, height);
-            // The rows of taps a quad counts: all three, or the two inside the image on the top and bottom rows
-            // (the top row starts at its own row and at the weights of tap 3).
-            int tapRows = kind == RowKind.Interior ? 3 : 2;
-            Vector128<short> full = kind == RowKind.Interior ? full9 : full6;
-            long firstRow = kind == RowKind.Top ? 0 : -width;
-            Vector128<ulong>* w0 = wide + (kind == RowKind.Top ? 3 * Group : 0);
+            // The three rows of taps from column −1; the row above the top row and the one below the bottom row
+            // read as zero words, whose counts (popcount(W)) the row's 'full' takes back.
+            ulong* m = s.Packed + (long)r * width - 1;
+            ulong* t = kind == RowKind.Top ? zeroRow : m - width, b = kind == RowKind.Bottom ? zeroRow : m + width;
+            Vector128<short>* rowFull = fulls + (kind == RowKind.Single ? 0 : (int)kind) * 3 * groups * 2;
+            bool edges = width >= 5 && kind != RowKind.Single;
+            // Software-pipelined over the whole row: the counts of a quad are computed before the epilogue
+            // of the one before it (p01, p23: its sums; po, pAt: its first channel and position), so the
+            // epilogue's long float chain overlaps the next quad's popcounts instead of stalling each quad.
+            bool pending = false;
+            Vector128<short> p01 = default, p23 = default;
+            int po = 0;
+            long pAt = 0;
             int col = 0;
             while (col < width)
             {
+                // The first and the last four pixels of a row: one edge quad each (an overlapping last one
+                // recomputes pixels already done, so not when the output replaces the residual).
+                int remaining = width - col;
+                if (edges && (col == 0 || remaining == 4 || (remaining < 4 && !inPlace)))
+                {
+                    bool left = col == 0;
+                    int first = left ? 0 : width - 4;
+                    if (EdgeDense(kd, kind, r, left ? 0 : width - 5, width))
+                    {
+                        long q0 = (long)r * width + first;
+                        Vector128<short>* f = rowFull + (left ? 0 : 2) * groups * 2;
+                        for (int g = 0; g < groups; g++, f += 2)
+                        {
+                            Vector128<short> c01, c23;
+                            if (left) QuadCounts(t + first, m + first, b + first, wide + g * 9 * Group, LeftEdge, out c01, out c23);
+                            else QuadCounts(t + first, m + first, b + first, wide + g * 9 * Group, RightEdge, out c01, out c23);
+                            if (pending) QuadEpilogue(p01, p23, consts + po * 4, po, cout, wholeGroups, prelu, hasBias1, hasRes, res + pAt, y + pAt, plane);
+                            (p01, p23, po, pAt, pending) = (f[0] - c01 - c01, f[1] - c23 - c23, g * Group, g * Group * plane + q0, true);
+                        }
+                        col = left ? 4 : width;
+                        continue;
+                    }
+                }
                 int quads = QuadRun(kd, kind, r, ref col, width, inPlace);
                 if (quads == 0)
                 {
@@ -80,48 +114,57 @@ public static partial class BinaryKernels
                     continue;
                 }
                 long q = (long)r * width + col;
-                ulong* taps = pk + q + firstRow - 1;
                 for (int g = 0; g < groups; g++)
                 {
-                    int o = g * Group;
-                    Vector128<float>* c = consts + o * 4;
-                    Vector128<ulong>* w = w0 + g * 9 * Group;
-                    // Software-pipelined: the counts of quad k are computed before the epilogue of quad k − 1,
-                    // so the epilogue's long float chain overlaps the next quad's popcounts instead of
-                    // stalling at the end of each quad.
-                    long at = o * plane + q;
-                    QuadCounts(taps, width, tapRows, w, out Vector128<short> p01, out Vector128<short> p23);
-                    for (int k = 4; k < 4 * quads; k += 4)
+                    Vector128<short>* f = rowFull + (groups + g) * 2;
+                    Vector128<ulong>* w = wide + g * 9 * Group;
+                    int k = col;
+                    if (!pending)
                     {
-                        QuadCounts(taps + k, width, tapRows, w, out Vector128<short> c01, out Vector128<short> c23);
-                        QuadEpilogue(p01, p23, full, c, o, cout, wholeGroups, prelu, hasBias1, hasRes, res + at, y + at, plane);
-                        p01 = c01;
-                        p23 = c23;
-                        at += 4;
+                        // The row's first quad (its left edge went pixel by pixel): nothing to overlap yet.
+                        QuadCounts(t + k, m + k, b + k, w, NoEdge, out Vector128<short> c01, out Vector128<short> c23);
+                        (p01, p23, po, pAt, pending) = (f[0] - c01 - c01, f[1] - c23 - c23, g * Group, g * Group * plane + q, true);
+                        k += 4;
                     }
-                    QuadEpilogue(p01, p23, full, c, o, cout, wholeGroups, prelu, hasBias1, hasRes, res + at, y + at, plane);
+                    for (; k < col + 4 * quads; k += 4)
+                    {
+                        QuadCounts(t + k, m + k, b + k, w, NoEdge, out Vector128<short> c01, out Vector128<short> c23);
+                        QuadEpilogue(p01, p23, consts + po * 4, po, cout, wholeGroups, prelu, hasBias1, hasRes, res + pAt, y + pAt, plane);
+                        (p01, p23, po, pAt) = (f[0] - c01 - c01, f[1] - c23 - c23, g * Group, g * Group * plane + q + k - col);
+                    }
                 }
                 col += 4 * quads;
             }
+            if (pending) QuadEpilogue(p01, p23, consts + po * 4, po, cout, wholeGroups, prelu, hasBias1, hasRes, res + pAt, y + pAt, plane);
             if (PacksNextOf<TLayer>(ref s)) PackBand(s.Next, r * width, (r + 1) * width);
         }
     }
 
+    /// <summary>Zero words for the row of taps above the top row and below the bottom one (<paramref name="width"/> + 8 at least; never written).</summary>
+    private static ulong[] ZeroRow(int width)
+    {
+        ulong[]? zeros = s_zeroRow;
+        if (zeros is null || zeros.Length < width + 8)
+            s_zeroRow = zeros = GC.AllocateArray<ulong>(Math.Max(width + 8, 1024), pinned: true);
+        return zeros;
+    }
+
+    private static ulong[]? s_zeroRow;
+
     /// <summary>
-    /// Mismatch counts of four consecutive pixels against four output channels over <paramref name="tapRows"/>
-    /// rows of three taps (<paramref name="taps"/>: the top-left tap word of the first pixel; rows
-    /// <paramref name="width"/> words apart; <paramref name="w"/>: the group's broadcast weights of the first
-    /// tap row, <c>[tap][4 channels]</c>), as 16-bit counts <c>[o0: p0..p3 | o1: p0..p3]</c> and <c>[o2 | o3]</c>.
+    /// Mismatch counts of four consecutive pixels against four output channels over their nine taps (<paramref name="t"/>,
+    /// <paramref name="m"/>, <paramref name="b"/>: the words of the rows above, at and below the pixels, from the
+    /// column left of the first; <paramref name="w"/>: the group's broadcast weights, <c>[tap][4 channels]</c>), as
+    /// 16-bit counts <c>[o0: p0..p3 | o1: p0..p3]</c> and <c>[o2 | o3]</c>. <paramref name="edge"/> is a constant at
+    /// every call, so the rows are straight code.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void QuadCounts(ulong* taps, int width, int tapRows, Vector128<ulong>* w, out Vector128<short> c01, out Vector128<short> c23)
+    private static unsafe void QuadCounts(ulong* t, ulong* m, ulong* b, Vector128<ulong>* w, int edge, out Vector128<short> c01, out Vector128<short> c23)
     {
         // a{j}{h}: channel j, pixel pair h (pixels 2h, 2h + 1), byte counts. Words of pixels (k, k + 1) at
         // column offset k = 0..4 of a row: tap dx of pixel pair h is x[dx + 2h]. The first tap sets the
         // counts (no zeroing, no add: 16 instructions fewer per quad and group).
-        Vector128<ulong> x0 = AdvSimd.LoadVector128(taps), x1 = AdvSimd.LoadVector128(taps + 1);
-        Vector128<ulong> x2 = AdvSimd.LoadVector128(taps + 2), x3 = AdvSimd.LoadVector128(taps + 3);
-        Vector128<ulong> x4 = AdvSimd.LoadVector128(taps + 4);
+        RowWords(t, edge, out Vector128<ulong> x0, out Vector128<ulong> x1, out Vector128<ulong> x2, out Vector128<ulong> x3, out Vector128<ulong> x4);
         Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
         Vector128<byte> a00 = AdvSimd.PopCount((x0 ^ w0).AsByte()), a01 = AdvSimd.PopCount((x2 ^ w0).AsByte());
         Vector128<byte> a10 = AdvSimd.PopCount((x0 ^ w1).AsByte()), a11 = AdvSimd.PopCount((x2 ^ w1).AsByte());
@@ -129,17 +172,14 @@ public static partial class BinaryKernels
         Vector128<byte> a30 = AdvSimd.PopCount((x0 ^ w3).AsByte()), a31 = AdvSimd.PopCount((x2 ^ w3).AsByte());
         TapCounts(x1, x3, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         TapCounts(x2, x4, w + 2 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-        for (int i = 1; i < tapRows; i++)
-        {
-            taps += width;
-            w += 3 * Group;
-            x0 = AdvSimd.LoadVector128(taps); x1 = AdvSimd.LoadVector128(taps + 1);
-            x2 = AdvSimd.LoadVector128(taps + 2); x3 = AdvSimd.LoadVector128(taps + 3);
-            x4 = AdvSimd.LoadVector128(taps + 4);
-            TapCounts(x0, x2, w, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-            TapCounts(x1, x3, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-            TapCounts(x2, x4, w + 2 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-        }
+        RowWords(m, edge, out x0, out x1, out x2, out x3, out x4);
+        TapCounts(x0, x2, w + 3 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        TapCounts(x1, x3, w + 4 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        TapCounts(x2, x4, w + 5 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        RowWords(b, edge, out x0, out x1, out x2, out x3, out x4);
+        TapCounts(x0, x2, w + 6 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        TapCounts(x1, x3, w + 7 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        TapCounts(x2, x4, w + 8 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         // Bytes of pair 0 then pair 1 → 4 + 4 + 4 + 4 byte sums per pixel → 2 halfwords per pixel → one.
         Vector128<ushort> h0 = AdvSimd.AddPairwiseWidening(AdvSimd.Arm64.AddPairwise(a00, a01));
         Vector128<ushort> h1 = AdvSimd.AddPairwiseWidening(AdvSimd.Arm64.AddPairwise(a10, a11));
@@ -147,6 +187,72 @@ public static partial class BinaryKernels
         Vector128<ushort> h3 = AdvSimd.AddPairwiseWidening(AdvSimd.Arm64.AddPairwise(a30, a31));
         c01 = AdvSimd.Arm64.AddPairwise(h0, h1).AsInt16();
         c23 = AdvSimd.Arm64.AddPairwise(h2, h3).AsInt16();
+    }
+
+    /// <summary>No tap outside the image (<see cref="QuadCounts"/>'s <c>edge</c>; 1: the quad starts at column 0, 2: it ends at the last column).</summary>
+    private const int NoEdge = 0, LeftEdge = 1, RightEdge = 2;
+
+    /// <summary>
+    /// The words of one row of taps of a quad, <c>x{k}</c> = the words of columns (k − 1, k) from the quad's first
+    /// pixel. At the left edge column −1 reads as 0 (<c>EXT</c> of x1 with zero), at the right edge the column past
+    /// the last (<c>EXT</c> of x3): neither is loaded, so no word outside the row is touched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void RowWords(ulong* taps, int edge, out Vector128<ulong> x0, out Vector128<ulong> x1,
+        out Vector128<ulong> x2, out Vector128<ulong> x3, out Vector128<ulong> x4)
+    {
+        x1 = AdvSimd.LoadVector128(taps + 1);
+        x2 = AdvSimd.LoadVector128(taps + 2);
+        x3 = AdvSimd.LoadVector128(taps + 3);
+        x0 = edge == LeftEdge ? AdvSimd.ExtractVector128(Vector128<ulong>.Zero, x1, 1) : AdvSimd.LoadVector128(taps);
+        x4 = edge == RightEdge ? AdvSimd.ExtractVector128(x3, Vector128<ulong>.Zero, 1) : AdvSimd.LoadVector128(taps + 4);
+    }
+
+    /// <summary>
+    /// The <c>full</c> of <c>s = full − 2·count</c> per row kind (interior, top, bottom), quad position (at the left
+    /// edge, inner, at the right edge) and group, laid out as the counts (<c>[o0: p0..p3 | o1: p0..p3]</c>,
+    /// <c>[o2 | o3]</c>): <c>inside·Cin + 2·Σ popcount(W)</c> over the taps outside the image, which a quad counts
+    /// against zero words; <c>full − 2·count</c> is then the sum <see cref="PixelScalar"/> computes.
+    /// </summary>
+    private static unsafe void QuadFulls(int* weightPop, int groups, int cin, Vector128<short>* full)
+    {
+        int lanes = groups * Group;
+        short* f = (short*)full;
+        for (int kind = 0; kind < 3; kind++)
+        {
+            int offRow = kind == (int)RowKind.Top ? 0 : kind == (int)RowKind.Bottom ? 2 : -1, rows = offRow < 0 ? 3 : 2;
+            for (int o = 0; o < lanes; o++)
+            {
+                int rowOut = 0, leftOut = 0, rightOut = 0;
+                for (int ky = 0; ky < 3; ky++)
+                {
+                    int* pop = weightPop + ky * 3 * lanes + o;
+                    if (ky == offRow) rowOut = pop[0] + pop[lanes] + pop[2 * lanes];
+                    else
+                    {
+                        leftOut += pop[0];
+                        rightOut += pop[2 * lanes];
+                    }
+                }
+                short inner = (short)(3 * rows * cin + 2 * rowOut);
+                short left = (short)(2 * rows * cin + 2 * (rowOut + leftOut)), right = (short)(2 * rows * cin + 2 * (rowOut + rightOut));
+                for (int pos = 0; pos < 3; pos++)
+                {
+                    short* at = f + ((kind * 3 + pos) * groups + o / Group) * 16 + o % Group * 4;
+                    for (int p = 0; p < 4; p++) at[p] = pos == 0 && p == 0 ? left : pos == 2 && p == 3 ? right : inner;
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether the flag bytes of columns <c>[col, col + 5)</c> in the rows of taps of row <paramref name="r"/> are all <see cref="Dense"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool EdgeDense(byte* kinds, RowKind kind, int r, int col, int width)
+    {
+        byte* k = kinds + (long)(kind == RowKind.Top ? r : r - 1) * width + col;
+        int any = Unsafe.ReadUnaligned<int>(k) | k[4] | Unsafe.ReadUnaligned<int>(k + width) | k[width + 4];
+        if (kind == RowKind.Interior) any |= Unsafe.ReadUnaligned<int>(k + 2 * width) | k[2 * width + 4];
+        return any == 0;
     }
 
     /// <summary>One tap: pixel pairs <paramref name="x01"/> and <paramref name="x23"/> against the four channels' broadcast weight words at <paramref name="w"/>.</summary>
@@ -167,17 +273,15 @@ public static partial class BinaryKernels
     }
 
     /// <summary>
-    /// The epilogue of one quad and group: <c>s = full − 2·count</c> in 16 bits (<paramref name="c01"/>:
+    /// The epilogue of one quad and group: the sums <c>s = full − 2·count</c> in 16 bits (<paramref name="c01"/>:
     /// <c>[o0: p0..p3 | o1: p0..p3]</c>, <paramref name="c23"/>: <c>[o2 | o3]</c>), sign-extended (SXTL/SXTL2),
     /// then <see cref="Epilogue4"/> per channel present (<paramref name="res"/>, <paramref name="y"/>: channel
     /// <paramref name="o"/>'s first pixel; the others <paramref name="plane"/> apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void QuadEpilogue(Vector128<short> c01, Vector128<short> c23, Vector128<short> full, Vector128<float>* c,
-        int o, int cout, bool wholeGroups, bool prelu, bool hasBias1, bool hasRes, float* res, float* y, long plane)
+    private static unsafe void QuadEpilogue(Vector128<short> c01, Vector128<short> c23,
+        Vector128<float>* c, int o, int cout, bool wholeGroups, bool prelu, bool hasBias1, bool hasRes, float* res, float* y, long plane)
     {
-        c01 = full - c01 - c01;
-        c23 = full - c23 - c23;
         // Upper halves first: the lower half's SXTL is then the last use and widens in place (no copy).
         if (wholeGroups || o + 1 < cout)
             Epilogue4(Vector128.WidenUpper(c01), c + 4, prelu, hasBias1, hasRes, res + plane, y + plane);

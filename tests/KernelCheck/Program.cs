@@ -218,10 +218,11 @@ internal static unsafe class Program
                     foreach (Acts kind in new[] { Acts.Dense, Acts.Mixed, Acts.Masked })
                         Conv3x3Case(cin, cout, w, h, kind);
         // The one-word vector paths (AVX2, AVX-512, AdvSimd) on shapes the grid above misses: exactly one
-        // quad (6×4), only a top and a bottom row (10×2), a single row (9×1), runs with overlapping tails (23×7).
+        // quad (6×4), only a top and a bottom row (10×2), a single row (9×1), runs with overlapping tails (23×7),
+        // rows of whole quads, the last one at the right edge (12×5: AdvSimd's edge quads without overlap).
         foreach (int cin in new[] { 3, 64 })
             foreach (int cout in new[] { 4, 63, 64 })
-                foreach (var (w, h) in new[] { (6, 4), (10, 2), (9, 1), (23, 7) })
+                foreach (var (w, h) in new[] { (6, 4), (10, 2), (9, 1), (23, 7), (12, 5) })
                     foreach (Acts kind in new[] { Acts.Dense, Acts.Mixed })
                         Conv3x3Case(cin, cout, w, h, kind);
     }
