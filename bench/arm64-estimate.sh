@@ -36,7 +36,7 @@ DOTNET_EnableWriteXorExecute=0 DOTNET_TieredCompilation=0 DOTNET_JitDisasm='Conv
 
 loops="python3 $root/bench/arm64-loops.py $work/disasm.txt"
 layer='Binary64To64_PRelu_Bias1_Residual_PacksNext](byref'
-python3 "$root/bench/arm64-loops.py" --quad "$work/disasm.txt" "ConvBandAdvSimdOneWord[KernelCheck.PaperDnCnn+$layer" cnt "$work/quad.s"
+nq=$(python3 "$root/bench/arm64-loops.py" --quad "$work/disasm.txt" "ConvBandAdvSimdOneWord[KernelCheck.PaperDnCnn+$layer" cnt "$work/quad.s")
 $loops 'PackBandAdvSimd(' fcmgt "$work/pack.s"
 $loops 'PopcountAdvSimd:XorPopcount(' cnt "$work/generic.s" "$work/generic-rest.s"
 # The roofline's formulation: 24 independent EOR/CNT/ADD triples into 8 accumulators.
@@ -45,8 +45,8 @@ for i in $(seq 0 23); do
   printf 'eor v%d.16b, v%d.16b, v%d.16b\ncnt v%d.16b, v%d.16b\nadd v%d.16b, v%d.16b, v%d.16b\n' $t $x $w $t $t $a $a $t
 done >"$work/roof.s"
 
-echo "specialised kernel, paper DnCNN-BBCU 64->64 layer: one quad (4 pixels x 4 channels, 9 taps) and the previous quad's"
-echo "reduction, epilogue and stores, $(wc -l <"$work/quad.s") instructions:"
+echo "specialised kernel, paper DnCNN-BBCU 64->64 layer: one iteration of the loop over quads, $nq quad(s) of 4 pixels x 4 channels"
+echo "(9 taps) with $nq quad epilogue(s) (reduction, epilogue, stores), $(wc -l <"$work/quad.s") instructions:"
 awk '{ n[$1]++ } END { for (m in n) printf "%s %d\n", m, n[m] }' "$work/quad.s" | sort -k2,2nr -k1,1 | awk '{ printf "%s%s %d", (NR > 1 ? ", " : "    "), $1, $2 } END { print "" }'
 echo "fused sign-pack per channel and 4 pixels: $(wc -l <"$work/pack.s") instructions"
 
@@ -54,7 +54,7 @@ cyc() { llvm-mca -mtriple=aarch64 -mcpu="$1" -iterations="$3" "$2" 2>/dev/null |
 px=$((56 * 56)) ghz=2.15
 printf '\n%-13s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' model "roof/px" "roof/q" "quad" "conv/px" "x roof" "+pack/px" "ms@56x56" "+pack ms" "generic"
 for cpu in kryo cortex-a57 cortex-a55 apple-a13; do
-  roof=$(cyc $cpu "$work/roof.s" 500); quad=$(cyc $cpu "$work/quad.s" 300)
+  roof=$(cyc $cpu "$work/roof.s" 500); quad=$(awk -v c="$(cyc $cpu "$work/quad.s" 300)" -v n="$nq" 'BEGIN { print c / n }')
   pack=$(cyc $cpu "$work/pack.s" 300); gen=$(cyc $cpu "$work/generic.s" 300); genr=$(cyc $cpu "$work/generic-rest.s" 300)
   awk -v m=$cpu -v roof="$roof" -v quad="$quad" -v pack="$pack" -v gen="$gen" -v genr="$genr" -v px=$px -v ghz=$ghz 'BEGIN {
     r = roof / 24 * 288; conv = 16 * quad / 4; withpack = conv + 64 * pack / 4; generic = 144 * gen + 16 * genr
@@ -64,7 +64,7 @@ done
 cat <<EOF
 
 roof/px: the NEON CNT roofline, cycles per output pixel (288 EOR+CNT+ADD triples); roof/q: per quad (72 triples).
-quad: cycles of one quad in steady state (9 taps + the previous quad's epilogue). conv/px = 16 x quad / 4 for an interior pixel; +pack adds the fused
+quad: cycles per quad in steady state (9 taps + a quad's epilogue; the loop's iteration over the quads it holds). conv/px = 16 x quad / 4 for an interior pixel; +pack adds the fused
 sign-and-pack of the next layer's input (64 channels). ms at 56x56 and 2.15 GHz; daBNN: 1.28 ms (Kryo, 2.15 GHz).
 generic: the per-pixel kernel (borders, multi-word layers; XorPopcount, 144 loop iterations + 16 reductions per
 pixel, no epilogue). Listing and inputs: $work

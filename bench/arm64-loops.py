@@ -10,8 +10,8 @@ Usage: arm64-loops.py LISTING METHOD KEY OUT_LOOP [OUT_REST]
   OUT_REST the instructions that run once per iteration of the loop around it: the smallest other
            backward-branch range that overlaps the loop's last block and ends after it, minus the
            loop's blocks
---quad (the specialised binary conv): OUT_QUAD one quad of the loop over quads in steady state (see
-  quad() below).
+--quad (the specialised binary conv): OUT_QUAD one iteration of the loop over quads in steady state, and
+  prints how many quads it holds (see quad() below).
 Branches are dropped (llvm-mca costs straight-line code; a taken branch is one more issue slot on the
 modelled cores), the JIT's `fp` is spelled x29, and bitwise vector ops (`eor vA.2d`, `bif vA.4s`) are
 spelled `.16b` (the same instructions; LLVM's assembler accepts only .8b/.16b). Plain Python 3, no packages.
@@ -85,17 +85,26 @@ def write(path, bl, members):
 
 
 def quad(path, method, key, out_quad):
-    """One quad of the specialised conv in steady state: the innermost loop (backward-branch range) whose
-    blocks hold 3 x 24 KEY instructions and 4 scvtf: a 64->64 layer's quad (4 pixels x 4 channels x 9 taps /
-    2 pixels per vector) and, the loop being software-pipelined, the previous quad's epilogue (4 channels).
-    Fails when there is none, so a changed code layout stops the estimate instead of skewing it."""
+    """The loop over quads of the specialised conv in steady state: the innermost loop (backward-branch range)
+    whose blocks hold n x 72 KEY instructions and n x 4 scvtf, n quads per iteration (a 64->64 layer's quad: 4
+    pixels x 4 channels x 9 taps / 2 pixels per vector, and, the loop being software-pipelined, a quad's epilogue
+    of 4 channels); of the innermost such loops, the one with the largest n. Prints n. Fails when there is none, so a changed code layout stops the
+    estimate instead of skewing it."""
     bl = blocks(method_lines(path, method))
     count = lambda r, m: sum(ins.split()[0] == m for i in range(r[0], r[1] + 1) for ins in bl[i][1])
-    loops = sorted((r for r in back_ranges(bl) if count(r, key) == 72 and count(r, "scvtf") == 4), key=lambda r: r[1] - r[0])
+    loops = []
+    for r in back_ranges(bl):
+        k, c = count(r, key), count(r, "scvtf")
+        if k and k % 72 == 0 and c == 4 * (k // 72):
+            loops.append((-(k // 72), r[1] - r[0], r))
     if not loops:
         found = sorted((count(r, key), count(r, "scvtf")) for r in back_ranges(bl))
-        sys.exit(f"arm64-loops: no loop in {method!r} has 72 {key} and 4 scvtf (loops have {found}): the code layout changed")
-    write(out_quad, bl, range(loops[0][0], loops[0][1] + 1))
+        sys.exit(f"arm64-loops: no loop in {method!r} has n x 72 {key} and n x 4 scvtf (loops have {found}): the code layout changed")
+    # Innermost only (an outer loop holds the row's other quad sites too), then the most quads per iteration.
+    inner = [l for l in loops if not any(o[2] != l[2] and l[2][0] <= o[2][0] and o[2][1] <= l[2][1] for o in loops)]
+    n, _, r = min(inner)
+    write(out_quad, bl, range(r[0], r[1] + 1))
+    print(-n)
 
 
 def main():

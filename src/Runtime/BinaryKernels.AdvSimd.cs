@@ -118,19 +118,37 @@ public static partial class BinaryKernels
                 {
                     Vector128<short>* f = rowFull + (groups + g) * 2;
                     Vector128<ulong>* w = wide + g * 9 * Group;
-                    int k = col;
-                    if (!pending)
+                    int k = col, stop = col + 4 * quads;
+                    // Single quads until one is pending and an even number is left (the row's first quad when its
+                    // left edge went pixel by pixel, an odd run), then pairs of quads.
+                    while (k < stop && (!pending || ((stop - k) & 4) != 0))
                     {
-                        // The row's first quad (its left edge went pixel by pixel): nothing to overlap yet.
                         QuadCounts(t + k, m + k, b + k, w, NoEdge, out Vector128<short> c01, out Vector128<short> c23);
-                        (p01, p23, po, pAt, pending) = (f[0] - c01 - c01, f[1] - c23 - c23, g * Group, g * Group * plane + q, true);
+                        if (pending) QuadEpilogue(p01, p23, consts + po * 4, po, cout, wholeGroups, prelu, hasBias1, hasRes, res + pAt, y + pAt, plane);
+                        (p01, p23, po, pAt, pending) = (f[0] - c01 - c01, f[1] - c23 - c23, g * Group, g * Group * plane + q + k - col, true);
                         k += 4;
                     }
-                    for (; k < col + 4 * quads; k += 4)
+                    if (k < stop)
                     {
-                        QuadCounts(t + k, m + k, b + k, w, NoEdge, out Vector128<short> c01, out Vector128<short> c23);
+                        // Pairs of quads: eight pixels against the same weight words, loaded once for both. The
+                        // pipeline holds a pair here (o01..o23: its sums; at: its position): the first pair
+                        // overlaps the pending quad's epilogue, every later pair the epilogues of the pair before,
+                        // and the last pair's second quad is left pending for what follows in the row.
+                        Vector128<float>* c = consts + g * Group * 4;
+                        long at = g * Group * plane + q + k - col;
+                        OctCounts(t + k, m + k, b + k, w, out Vector128<short> c01, out Vector128<short> c23, out Vector128<short> d01, out Vector128<short> d23);
                         QuadEpilogue(p01, p23, consts + po * 4, po, cout, wholeGroups, prelu, hasBias1, hasRes, res + pAt, y + pAt, plane);
-                        (p01, p23, po, pAt) = (f[0] - c01 - c01, f[1] - c23 - c23, g * Group, g * Group * plane + q + k - col);
+                        Vector128<short> o01 = f[0] - c01 - c01, o23 = f[1] - c23 - c23, e01 = f[0] - d01 - d01, e23 = f[1] - d23 - d23;
+                        for (k += 8; k < stop; k += 8)
+                        {
+                            OctCounts(t + k, m + k, b + k, w, out c01, out c23, out d01, out d23);
+                            QuadEpilogue(o01, o23, c, g * Group, cout, wholeGroups, prelu, hasBias1, hasRes, res + at, y + at, plane);
+                            QuadEpilogue(e01, e23, c, g * Group, cout, wholeGroups, prelu, hasBias1, hasRes, res + at + 4, y + at + 4, plane);
+                            (o01, o23, e01, e23) = (f[0] - c01 - c01, f[1] - c23 - c23, f[0] - d01 - d01, f[1] - d23 - d23);
+                            at += 8;
+                        }
+                        QuadEpilogue(o01, o23, c, g * Group, cout, wholeGroups, prelu, hasBias1, hasRes, res + at, y + at, plane);
+                        (p01, p23, po, pAt) = (e01, e23, g * Group, at + 4);
                     }
                 }
                 col += 4 * quads;
@@ -165,11 +183,8 @@ public static partial class BinaryKernels
         // column offset k = 0..4 of a row: tap dx of pixel pair h is x[dx + 2h]. The first tap sets the
         // counts (no zeroing, no add: 16 instructions fewer per quad and group).
         RowWords(t, edge, out Vector128<ulong> x0, out Vector128<ulong> x1, out Vector128<ulong> x2, out Vector128<ulong> x3, out Vector128<ulong> x4);
-        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-        Vector128<byte> a00 = AdvSimd.PopCount((x0 ^ w0).AsByte()), a01 = AdvSimd.PopCount((x2 ^ w0).AsByte());
-        Vector128<byte> a10 = AdvSimd.PopCount((x0 ^ w1).AsByte()), a11 = AdvSimd.PopCount((x2 ^ w1).AsByte());
-        Vector128<byte> a20 = AdvSimd.PopCount((x0 ^ w2).AsByte()), a21 = AdvSimd.PopCount((x2 ^ w2).AsByte());
-        Vector128<byte> a30 = AdvSimd.PopCount((x0 ^ w3).AsByte()), a31 = AdvSimd.PopCount((x2 ^ w3).AsByte());
+        TapFirst(x0, x2, w[0], w[1], w[2], w[3], out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11,
+            out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31);
         TapCounts(x1, x3, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         TapCounts(x2, x4, w + 2 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         RowWords(m, edge, out x0, out x1, out x2, out x3, out x4);
@@ -180,7 +195,102 @@ public static partial class BinaryKernels
         TapCounts(x0, x2, w + 6 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         TapCounts(x1, x3, w + 7 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         TapCounts(x2, x4, w + 8 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-        // Bytes of pair 0 then pair 1 → 4 + 4 + 4 + 4 byte sums per pixel → 2 halfwords per pixel → one.
+        Reduce(a00, a01, a10, a11, a20, a21, a30, a31, out c01, out c23);
+    }
+
+    /// <summary>
+    /// <see cref="QuadCounts"/> of two neighbouring quads (eight pixels from the column right of <paramref name="t"/>,
+    /// <paramref name="m"/>, <paramref name="b"/>): each tap's four weight vectors are loaded once for both, and the
+    /// words of a row are loaded once each (nine per row: taps 0 and 2 share three, and tap 1 comes last, so at most
+    /// five are live next to the sixteen accumulators).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void OctCounts(ulong* t, ulong* m, ulong* b, Vector128<ulong>* w,
+        out Vector128<short> c01, out Vector128<short> c23, out Vector128<short> d01, out Vector128<short> d23)
+    {
+        // a{j}{h}: the first quad, b{j}{h}: the second; channel j, pixel pair h. Each tap's weights are loaded
+        // into registers once (w0..w3) and used for all four pixel pairs.
+        Vector128<ulong> x0 = AdvSimd.LoadVector128(t), x2 = AdvSimd.LoadVector128(t + 2);
+        Vector128<ulong> x4 = AdvSimd.LoadVector128(t + 4), x6 = AdvSimd.LoadVector128(t + 6);
+        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        TapFirst(x0, x2, w0, w1, w2, w3, out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11,
+            out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31);
+        TapFirst(x4, x6, w0, w1, w2, w3, out Vector128<byte> b00, out Vector128<byte> b01, out Vector128<byte> b10, out Vector128<byte> b11,
+            out Vector128<byte> b20, out Vector128<byte> b21, out Vector128<byte> b30, out Vector128<byte> b31);
+        Vector128<ulong> x8 = AdvSimd.LoadVector128(t + 8);
+        (w0, w1, w2, w3) = (w[2 * Group], w[2 * Group + 1], w[2 * Group + 2], w[2 * Group + 3]);
+        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        OctTap1(t, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+            ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        OctRow(m, w + 3 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+            ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        OctRow(b, w + 6 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+            ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        Reduce(a00, a01, a10, a11, a20, a21, a30, a31, out c01, out c23);
+        Reduce(b00, b01, b10, b11, b20, b21, b30, b31, out d01, out d23);
+    }
+
+    /// <summary>One row of taps of <see cref="OctCounts"/> after the first (<paramref name="x"/>: its words from column −1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void OctRow(ulong* x, Vector128<ulong>* w,
+        ref Vector128<byte> a00, ref Vector128<byte> a01, ref Vector128<byte> a10, ref Vector128<byte> a11,
+        ref Vector128<byte> a20, ref Vector128<byte> a21, ref Vector128<byte> a30, ref Vector128<byte> a31,
+        ref Vector128<byte> b00, ref Vector128<byte> b01, ref Vector128<byte> b10, ref Vector128<byte> b11,
+        ref Vector128<byte> b20, ref Vector128<byte> b21, ref Vector128<byte> b30, ref Vector128<byte> b31)
+    {
+        Vector128<ulong> x0 = AdvSimd.LoadVector128(x), x2 = AdvSimd.LoadVector128(x + 2);
+        Vector128<ulong> x4 = AdvSimd.LoadVector128(x + 4), x6 = AdvSimd.LoadVector128(x + 6);
+        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        Tap(x0, x2, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        Tap(x4, x6, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        Vector128<ulong> x8 = AdvSimd.LoadVector128(x + 8);
+        (w0, w1, w2, w3) = (w[2 * Group], w[2 * Group + 1], w[2 * Group + 2], w[2 * Group + 3]);
+        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        OctTap1(x, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+            ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+    }
+
+    /// <summary>The middle tap of a row of <see cref="OctCounts"/>: the odd words of the row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void OctTap1(ulong* x, Vector128<ulong>* w,
+        ref Vector128<byte> a00, ref Vector128<byte> a01, ref Vector128<byte> a10, ref Vector128<byte> a11,
+        ref Vector128<byte> a20, ref Vector128<byte> a21, ref Vector128<byte> a30, ref Vector128<byte> a31,
+        ref Vector128<byte> b00, ref Vector128<byte> b01, ref Vector128<byte> b10, ref Vector128<byte> b11,
+        ref Vector128<byte> b20, ref Vector128<byte> b21, ref Vector128<byte> b30, ref Vector128<byte> b31)
+    {
+        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        Vector128<ulong> x1 = AdvSimd.LoadVector128(x + 1), x3 = AdvSimd.LoadVector128(x + 3);
+        Tap(x1, x3, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        Vector128<ulong> x5 = AdvSimd.LoadVector128(x + 5), x7 = AdvSimd.LoadVector128(x + 7);
+        Tap(x5, x7, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+    }
+
+    /// <summary>The first tap of a quad (its four channels' weight words <paramref name="w0"/>..<paramref name="w3"/>): sets its counts (no zeroing, no add).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TapFirst(Vector128<ulong> x01, Vector128<ulong> x23, Vector128<ulong> w0, Vector128<ulong> w1, Vector128<ulong> w2, Vector128<ulong> w3,
+        out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11,
+        out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31)
+    {
+        a00 = AdvSimd.PopCount((x01 ^ w0).AsByte());
+        a01 = AdvSimd.PopCount((x23 ^ w0).AsByte());
+        a10 = AdvSimd.PopCount((x01 ^ w1).AsByte());
+        a11 = AdvSimd.PopCount((x23 ^ w1).AsByte());
+        a20 = AdvSimd.PopCount((x01 ^ w2).AsByte());
+        a21 = AdvSimd.PopCount((x23 ^ w2).AsByte());
+        a30 = AdvSimd.PopCount((x01 ^ w3).AsByte());
+        a31 = AdvSimd.PopCount((x23 ^ w3).AsByte());
+    }
+
+    /// <summary>
+    /// Byte counts of a quad to 16-bit counts <c>[o0: p0..p3 | o1: p0..p3]</c>, <c>[o2 | o3]</c>: bytes of pair 0 then
+    /// pair 1 → 4 + 4 + 4 + 4 byte sums per pixel → 2 halfwords per pixel → one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Reduce(Vector128<byte> a00, Vector128<byte> a01, Vector128<byte> a10, Vector128<byte> a11,
+        Vector128<byte> a20, Vector128<byte> a21, Vector128<byte> a30, Vector128<byte> a31, out Vector128<short> c01, out Vector128<short> c23)
+    {
         Vector128<ushort> h0 = AdvSimd.AddPairwiseWidening(AdvSimd.Arm64.AddPairwise(a00, a01));
         Vector128<ushort> h1 = AdvSimd.AddPairwiseWidening(AdvSimd.Arm64.AddPairwise(a10, a11));
         Vector128<ushort> h2 = AdvSimd.AddPairwiseWidening(AdvSimd.Arm64.AddPairwise(a20, a21));
@@ -259,9 +369,15 @@ public static partial class BinaryKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void TapCounts(Vector128<ulong> x01, Vector128<ulong> x23, Vector128<ulong>* w,
         ref Vector128<byte> a00, ref Vector128<byte> a01, ref Vector128<byte> a10, ref Vector128<byte> a11,
+        ref Vector128<byte> a20, ref Vector128<byte> a21, ref Vector128<byte> a30, ref Vector128<byte> a31) =>
+        Tap(x01, x23, w[0], w[1], w[2], w[3], ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+
+    /// <summary>One tap: pixel pairs <paramref name="x01"/> and <paramref name="x23"/> against the four channels' weight words <paramref name="w0"/>..<paramref name="w3"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tap(Vector128<ulong> x01, Vector128<ulong> x23, Vector128<ulong> w0, Vector128<ulong> w1, Vector128<ulong> w2, Vector128<ulong> w3,
+        ref Vector128<byte> a00, ref Vector128<byte> a01, ref Vector128<byte> a10, ref Vector128<byte> a11,
         ref Vector128<byte> a20, ref Vector128<byte> a21, ref Vector128<byte> a30, ref Vector128<byte> a31)
     {
-        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
         a00 = AdvSimd.Add(a00, AdvSimd.PopCount((x01 ^ w0).AsByte()));
         a01 = AdvSimd.Add(a01, AdvSimd.PopCount((x23 ^ w0).AsByte()));
         a10 = AdvSimd.Add(a10, AdvSimd.PopCount((x01 ^ w1).AsByte()));
