@@ -9,7 +9,7 @@ public static partial class BinaryKernels
 {
     /// <summary>
     /// Arm64 AdvSimd (NEON) path for layers with at most 64 input channels (one word per tap) and no zero
-    /// weights. Interior pixels are taken four at a time against one group of four output channels,
+    /// weights. Pixels are taken four at a time (a quad) against one group of four output channels,
     /// <b>pixel pairs across the vector</b>: a tap's words of two neighbouring pixels are two consecutive
     /// words of the packed plane, so one unaligned 128-bit load gives a tap of pixels (0, 1) and another
     /// of pixels (2, 3); five loads per row of taps serve all three taps of the row. The weight words are
@@ -17,15 +17,18 @@ public static partial class BinaryKernels
     /// channels are two paired loads with immediate offsets: no <c>DUP</c> and no address arithmetic.
     /// Per tap and channel: <c>EOR</c>, <c>CNT</c> and a byte <c>ADD</c> into one of eight accumulators
     /// (4 channels × 2 pixel pairs) that stay in registers over the nine taps (at most 9·8 = 72 per byte).
-    /// The accumulators are then reduced by pairwise adds (<c>ADDP</c> bytes, ≤ 144; <c>UADDLP</c> to
-    /// 16 bits; <c>ADDP</c> halfwords, ≤ 576) straight into channel-major order, <c>[o0: p0..p3 | o1: p0..p3]</c>,
-    /// turned into <c>s = full − 2·count</c> in 16 bits and sign-extended: four consecutive pixels of one
-    /// channel per vector, so the epilogue (α, shift, PReLU, bias, residual) runs on them and stores
-    /// contiguously, no transpose. The top and bottom rows run the same quads over the two rows of taps
-    /// inside the image. The first and last column, pixels with a tap exactly at its threshold and the
-    /// columns no quad covers go through <see cref="PixelScalar"/>, as on x64; every path computes the
-    /// same integer sums and the same float operations in the same order (no fused multiply-add), so
-    /// every pixel gets the bits of every other path.
+    /// Inside a run, quads go in pairs (<see cref="OctCounts"/>: sixteen accumulators, each tap's weights
+    /// loaded once for both). The accumulators are then reduced by pairwise adds (<c>ADDP</c> bytes, ≤ 144;
+    /// <c>UADDLP</c> to 16 bits; <c>ADDP</c> halfwords, ≤ 576) straight into channel-major order,
+    /// <c>[o0: p0..p3 | o1: p0..p3]</c>, turned into <c>s = full − 2·count</c> in 16 bits and sign-extended:
+    /// four consecutive pixels of one channel per vector, so the epilogue (α, shift, PReLU, bias, residual)
+    /// runs on them and stores contiguously, no transpose. Taps outside the image are counted against zero
+    /// words, and <c>full</c> takes their popcount(W) back (<see cref="QuadFulls"/>): the rows above the
+    /// top row and below the bottom one read from a zero row, and the first and last four pixels of a row
+    /// are an edge quad whose word outside the row is an <c>EXT</c> with zero (<see cref="RowWords"/>).
+    /// Pixels with a tap exactly at its threshold and the columns no quad covers go through
+    /// <see cref="PixelScalar"/>, as on x64; every path computes the same integer sums and the same float
+    /// operations in the same order (no fused multiply-add), so every pixel gets the bits of every other path.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ConvBandAdvSimdOneWord<TLayer>(ref ConvState s, int start, int end) where TLayer : struct, IBinaryConvLayer
