@@ -144,9 +144,16 @@ public static partial class BinaryKernels
                         Vector128<short> o01 = f[0] - c01 - c01, o23 = f[1] - c23 - c23, e01 = f[0] - d01 - d01, e23 = f[1] - d23 - d23;
                         for (k += 8; k < stop; k += 8)
                         {
-                            OctCounts(t + k, m + k, b + k, w, out c01, out c23, out d01, out d23);
+                            // The pair before's two epilogues between the rows of taps: their float chains start
+                            // early and overlap the rest of the popcounts.
+                            OctFirstRow(t + k, w, out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11, out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31,
+                                out Vector128<byte> b00, out Vector128<byte> b01, out Vector128<byte> b10, out Vector128<byte> b11, out Vector128<byte> b20, out Vector128<byte> b21, out Vector128<byte> b30, out Vector128<byte> b31);
                             QuadEpilogue(o01, o23, c, g * Group, cout, wholeGroups, prelu, hasBias1, hasRes, res + at, y + at, plane);
+                            OctRow(m + k, w + 3 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
                             QuadEpilogue(e01, e23, c, g * Group, cout, wholeGroups, prelu, hasBias1, hasRes, res + at + 4, y + at + 4, plane);
+                            OctRow(b + k, w + 6 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+                            Reduce(a00, a01, a10, a11, a20, a21, a30, a31, out c01, out c23);
+                            Reduce(b00, b01, b10, b11, b20, b21, b30, b31, out d01, out d23);
                             (o01, o23, e01, e23) = (f[0] - c01 - c01, f[1] - c23 - c23, f[0] - d01 - d01, f[1] - d23 - d23);
                             at += 8;
                         }
@@ -211,27 +218,37 @@ public static partial class BinaryKernels
     private static unsafe void OctCounts(ulong* t, ulong* m, ulong* b, Vector128<ulong>* w,
         out Vector128<short> c01, out Vector128<short> c23, out Vector128<short> d01, out Vector128<short> d23)
     {
-        // a{j}{h}: the first quad, b{j}{h}: the second; channel j, pixel pair h. Each tap's weights are loaded
-        // into registers once (w0..w3) and used for all four pixel pairs.
-        Vector128<ulong> x0 = AdvSimd.LoadVector128(t), x2 = AdvSimd.LoadVector128(t + 2);
-        Vector128<ulong> x4 = AdvSimd.LoadVector128(t + 4), x6 = AdvSimd.LoadVector128(t + 6);
-        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-        TapFirst(x0, x2, w0, w1, w2, w3, out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11,
-            out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31);
-        TapFirst(x4, x6, w0, w1, w2, w3, out Vector128<byte> b00, out Vector128<byte> b01, out Vector128<byte> b10, out Vector128<byte> b11,
-            out Vector128<byte> b20, out Vector128<byte> b21, out Vector128<byte> b30, out Vector128<byte> b31);
-        Vector128<ulong> x8 = AdvSimd.LoadVector128(t + 8);
-        (w0, w1, w2, w3) = (w[2 * Group], w[2 * Group + 1], w[2 * Group + 2], w[2 * Group + 3]);
-        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
-        OctTap1(t, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
-            ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        OctFirstRow(t, w, out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11, out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31,
+            out Vector128<byte> b00, out Vector128<byte> b01, out Vector128<byte> b10, out Vector128<byte> b11, out Vector128<byte> b20, out Vector128<byte> b21, out Vector128<byte> b30, out Vector128<byte> b31);
         OctRow(m, w + 3 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
             ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
         OctRow(b, w + 6 * Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
             ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
         Reduce(a00, a01, a10, a11, a20, a21, a30, a31, out c01, out c23);
         Reduce(b00, b01, b10, b11, b20, b21, b30, b31, out d01, out d23);
+    }
+
+    /// <summary>The first row of taps of <see cref="OctCounts"/> (<paramref name="t"/>: its words from column −1): sets the sixteen counts.
+    /// a{j}{h}: the first quad, b{j}{h}: the second; channel j, pixel pair h. Each tap's weights are loaded into registers
+    /// once (w0..w3) and used for all four pixel pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void OctFirstRow(ulong* t, Vector128<ulong>* w,
+        out Vector128<byte> a00, out Vector128<byte> a01, out Vector128<byte> a10, out Vector128<byte> a11,
+        out Vector128<byte> a20, out Vector128<byte> a21, out Vector128<byte> a30, out Vector128<byte> a31,
+        out Vector128<byte> b00, out Vector128<byte> b01, out Vector128<byte> b10, out Vector128<byte> b11,
+        out Vector128<byte> b20, out Vector128<byte> b21, out Vector128<byte> b30, out Vector128<byte> b31)
+    {
+        Vector128<ulong> x0 = AdvSimd.LoadVector128(t), x2 = AdvSimd.LoadVector128(t + 2);
+        Vector128<ulong> x4 = AdvSimd.LoadVector128(t + 4), x6 = AdvSimd.LoadVector128(t + 6);
+        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        TapFirst(x0, x2, w0, w1, w2, w3, out a00, out a01, out a10, out a11, out a20, out a21, out a30, out a31);
+        TapFirst(x4, x6, w0, w1, w2, w3, out b00, out b01, out b10, out b11, out b20, out b21, out b30, out b31);
+        Vector128<ulong> x8 = AdvSimd.LoadVector128(t + 8);
+        (w0, w1, w2, w3) = (w[2 * Group], w[2 * Group + 1], w[2 * Group + 2], w[2 * Group + 3]);
+        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        OctTap1(t, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+            ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
     }
 
     /// <summary>One row of taps of <see cref="OctCounts"/> after the first (<paramref name="x"/>: its words from column −1).</summary>
