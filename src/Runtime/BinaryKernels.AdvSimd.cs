@@ -243,11 +243,7 @@ public static partial class BinaryKernels
         Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
         TapFirst(x0, x2, w0, w1, w2, w3, out a00, out a01, out a10, out a11, out a20, out a21, out a30, out a31);
         TapFirst(x4, x6, w0, w1, w2, w3, out b00, out b01, out b10, out b11, out b20, out b21, out b30, out b31);
-        Vector128<ulong> x8 = AdvSimd.LoadVector128(t + 8);
-        (w0, w1, w2, w3) = (w[2 * Group], w[2 * Group + 1], w[2 * Group + 2], w[2 * Group + 3]);
-        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
-        OctTap1(t, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+        OctTaps21(t, w, x2, x4, x6, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
             ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
     }
 
@@ -264,23 +260,26 @@ public static partial class BinaryKernels
         Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
         Tap(x0, x2, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         Tap(x4, x6, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
-        Vector128<ulong> x8 = AdvSimd.LoadVector128(x + 8);
-        (w0, w1, w2, w3) = (w[2 * Group], w[2 * Group + 1], w[2 * Group + 2], w[2 * Group + 3]);
-        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
-        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
-        OctTap1(x, w + Group, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
+        OctTaps21(x, w, x2, x4, x6, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31,
             ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
     }
 
-    /// <summary>The middle tap of a row of <see cref="OctCounts"/>: the odd words of the row.</summary>
+    /// <summary>
+    /// Taps 2 and 1 of a row of <see cref="OctCounts"/> (<paramref name="x"/>: its words from column −1; <paramref name="x2"/>,
+    /// <paramref name="x4"/>, <paramref name="x6"/>: the even words tap 0 loaded, which tap 2 shares; then the odd words).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void OctTap1(ulong* x, Vector128<ulong>* w,
+    private static unsafe void OctTaps21(ulong* x, Vector128<ulong>* w, Vector128<ulong> x2, Vector128<ulong> x4, Vector128<ulong> x6,
         ref Vector128<byte> a00, ref Vector128<byte> a01, ref Vector128<byte> a10, ref Vector128<byte> a11,
         ref Vector128<byte> a20, ref Vector128<byte> a21, ref Vector128<byte> a30, ref Vector128<byte> a31,
         ref Vector128<byte> b00, ref Vector128<byte> b01, ref Vector128<byte> b10, ref Vector128<byte> b11,
         ref Vector128<byte> b20, ref Vector128<byte> b21, ref Vector128<byte> b30, ref Vector128<byte> b31)
     {
-        Vector128<ulong> w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        Vector128<ulong> x8 = AdvSimd.LoadVector128(x + 8);
+        Vector128<ulong> w0 = w[2 * Group], w1 = w[2 * Group + 1], w2 = w[2 * Group + 2], w3 = w[2 * Group + 3];
+        Tap(x2, x4, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
+        Tap(x6, x8, w0, w1, w2, w3, ref b00, ref b01, ref b10, ref b11, ref b20, ref b21, ref b30, ref b31);
+        (w0, w1, w2, w3) = (w[Group], w[Group + 1], w[Group + 2], w[Group + 3]);
         Vector128<ulong> x1 = AdvSimd.LoadVector128(x + 1), x3 = AdvSimd.LoadVector128(x + 3);
         Tap(x1, x3, w0, w1, w2, w3, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31);
         Vector128<ulong> x5 = AdvSimd.LoadVector128(x + 5), x7 = AdvSimd.LoadVector128(x + 7);
