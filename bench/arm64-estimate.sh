@@ -4,10 +4,11 @@
 #      disassembly of the binary-conv kernels written to a file (DOTNET_JitDisasm; KernelCheck compiles the
 #      paper DnCNN-BBCU, so the listing is the code a real 64->64 layer gets: PReLU, bias, residual and the
 #      next layer's sign-and-pack fused, its layer struct's constants folded);
-#   2. cut the hot code out of the listing (bench/arm64-loops.py): one quad of the specialised kernel (the loop
-#      over quads: 4 pixels x 4 output channels, three rows of taps, and the reduction, epilogue and stores of
-#      the previous quad, the loop being software-pipelined), the fused sign-pack's per-channel loop, and the
-#      generic per-pixel kernel's loop and reduction (layers wider than 64 input channels);
+#   2. cut the hot code out of the listing (bench/arm64-loops.py): one iteration of the specialised kernel's
+#      loop over quads (a pair of quads, 8 pixels x 4 output channels, three rows of taps, and the reductions,
+#      epilogues and stores of the pair before, the loop being software-pipelined; costed per quad), the fused
+#      sign-pack's per-channel loop, and the generic per-pixel kernel's loop and reduction (layers wider than
+#      64 input channels);
 #   3. run llvm-mca (Debian's LLVM 14) on them with several scheduling models. A quad is costed as one
 #      straight run, repeated, so the model overlaps one quad's epilogue with the next one's popcounts as an
 #      out-of-order core would. Per interior output pixel of a 64->64 3x3 layer: 16 groups x quad / 4.

@@ -88,8 +88,8 @@ def quad(path, method, key, out_quad):
     """The loop over quads of the specialised conv in steady state: the innermost loop (backward-branch range)
     whose blocks hold n x 72 KEY instructions and n x 4 scvtf, n quads per iteration (a 64->64 layer's quad: 4
     pixels x 4 channels x 9 taps / 2 pixels per vector, and, the loop being software-pipelined, a quad's epilogue
-    of 4 channels); of the innermost such loops, the one with the largest n. Prints n. Fails when there is none, so a changed code layout stops the
-    estimate instead of skewing it."""
+    of 4 channels); of the innermost such loops, the one with the largest n. Prints n. Fails when there is
+    none, so a changed code layout stops the estimate instead of skewing it."""
     bl = blocks(method_lines(path, method))
     count = lambda r, m: sum(ins.split()[0] == m for i in range(r[0], r[1] + 1) for ins in bl[i][1])
     loops = []
